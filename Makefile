@@ -1,0 +1,37 @@
+# Two commands set everything up on a fresh Linux machine with Python 3.11 and make:
+#   make lab    creates .venv, installs everything, opens JupyterLab on notebooks/00_tour.ipynb
+#   make test   creates .venv if needed, installs the test extras, runs the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lab-installed
+# JupyterLab refuses to run as root without this flag.
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: lab test install benchmark clean-results help
+
+help:
+	@echo "make lab        open JupyterLab on the lab's first notebook (installs on first use)"
+	@echo "make test       run the whole test suite (installs on first use)"
+	@echo "make benchmark  run benchmarks/fidelity.py (the lab's timer vs torch.utils.benchmark)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(BIN)/jupyter lab notebooks/00_tour.ipynb --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
+
+test: install
+	$(BIN)/python -m pytest
+
+benchmark: install
+	$(BIN)/python benchmarks/fidelity.py
+
+clean-results:
+	rm -rf data/results

@@ -1,0 +1,13 @@
+"""Efficiency Lab: measure what a model really costs to run, honestly.
+
+    import lab
+    row = lab.measure(lab.Config(model="digits-mlp", batch_size=64))
+    df = lab.sweep(lab.grid(model="digits-mlp", batch_size=[1, 64], quant=["fp32", "bf16"]))
+"""
+__version__ = "0.1.0"
+
+from lab.config import Config, grid  # noqa: E402
+from lab.models.registry import register_model  # noqa: E402
+from lab.runner import Budget, measure, sweep  # noqa: E402
+
+__all__ = ["Config", "grid", "measure", "sweep", "Budget", "register_model", "__version__"]

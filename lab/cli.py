@@ -1,0 +1,260 @@
+"""``python -m lab``: env, models, run, export.
+
+Bad input is one line on stderr naming the field, the value and what is
+allowed, and exit status 2 — never a traceback. ``run`` exits 1 when some
+configurations failed while measuring (their rows, with ``error``, are stored
+and printed like the others) and 0 when all were measured.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from lab import columns, hardware
+
+EXIT_BAD_INPUT = 2
+EXIT_SOME_FAILED = 1
+
+
+class BadInput(ValueError):
+    pass
+
+
+def _comma_list(flag: str, kind):
+    """argparse type: 'a,b,c' -> [kind(a), kind(b), kind(c)], with a one-line error naming the flag."""
+    names = {int: "whole numbers", float: "numbers", str: "names", _on_off: "on/off"}
+
+    def parse(text: str):
+        try:
+            values = [kind(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: a comma list of {names[kind]}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: at least one value")
+        return values
+    return parse
+
+
+def _on_off(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("on", "true", "yes", "1"):
+        return True
+    if lowered in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise BadInput(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m lab", description="Efficiency Lab: measure what a model costs to run.",
+                     epilog="Exit status: 0 all measured, 1 some configurations failed (stored with their error), "
+                            "2 bad input.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    env = sub.add_parser("env", help="devices, threads, CPU model, torch version, energy source per device")
+    env.add_argument("--format", choices=("table", "json"), default="table")
+
+    models = sub.add_parser("models", help="built-in models with params, task and quality metric")
+    models.add_argument("--format", choices=("table", "json"), default="table")
+
+    run = sub.add_parser("run", help="measure the cartesian product of the knob lists and store every row",
+                         description="Every knob flag takes a comma list; run measures every combination. "
+                                     "Rows already in the store for this environment are shown, not re-measured, "
+                                     "unless --force.")
+    run.add_argument("--model", type=_comma_list("--model", str), required=True, help="model names (python -m lab models)")
+    run.add_argument("--batch", "--batch-size", dest="batch_size", type=_comma_list("--batch", int), default=[1],
+                     help="batch sizes, e.g. 1,16,64 (default 1)")
+    run.add_argument("--quant", type=_comma_list("--quant", str), default=["fp32"], help="schemes, e.g. fp32,bf16,fp16")
+    run.add_argument("--threads", type=_comma_list("--threads", int), default=None,
+                     help=f"torch threads, e.g. 1,2 (default: all {hardware.cpu_count()} cores)")
+    run.add_argument("--device", type=_comma_list("--device", str), default=["cpu"],
+                     help=f"devices (this machine: {', '.join(hardware.available_devices())})")
+    run.add_argument("--compile", type=_comma_list("--compile", _on_off), default=[False], help="on,off")
+    run.add_argument("--prune", dest="prune_method", type=_comma_list("--prune", str), default=["none"],
+                     help="pruning methods (default none)")
+    run.add_argument("--sparsity", type=_comma_list("--sparsity", float), default=[0.0],
+                     help="fractions of weights to remove, 0 <= s < 1")
+    run.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                     help="table (default), json (one JSON object per line) or csv; json/csv carry every column")
+    run.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
+    run.add_argument("--no-store", action="store_true", help="measure without storing")
+    run.add_argument("--force", action="store_true", help="re-measure configurations already in the store")
+    run.add_argument("--quick", action="store_true",
+                     help="short timing and energy windows (interactive use; less precise)")
+
+    export = sub.add_parser("export", help="write every stored row to parquet or csv")
+    export.add_argument("--format", choices=("parquet", "csv"), default=None, help="default: from --out's suffix")
+    export.add_argument("--out", required=True, help="output file, e.g. results.parquet")
+    export.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
+    return parser
+
+
+def _format_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
+    return str(value)
+
+
+class _TablePrinter:
+    """Streams rows as a fixed-width table: the header once, then a line per row."""
+
+    def __init__(self, cols, out):
+        self.cols, self.out, self.started = list(cols), out, False
+        self.widths = [max(len(c), 9) for c in self.cols]
+
+    def __call__(self, row: dict):
+        if not self.started:
+            self.started = True
+            self._line(self.cols)
+        self._line([_format_value(row.get(c)) for c in self.cols])
+
+    def _line(self, cells):
+        text = "  ".join(cell.ljust(w) if i == len(cells) - 1 else cell.rjust(w) if cell[:1].isdigit() else cell.ljust(w)
+                         for i, (cell, w) in enumerate(zip(cells, self.widths)))
+        _write(self.out, text.rstrip())
+
+
+def _write(out, line: str):
+    from tqdm import tqdm
+
+    tqdm.write(line, file=out)  # keeps the stderr progress bar intact
+    out.flush()
+
+
+def _csv_printer(out):
+    import csv
+    import io
+
+    header = columns.ordered(list(columns.COLUMNS) + ["from_store", "id"])
+    state = {"started": False}
+
+    def emit(row):
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore", lineterminator="\n")
+        if not state["started"]:
+            writer.writeheader()
+            state["started"] = True
+        writer.writerow({k: _format_csv(row.get(k)) for k in header})
+        _write(out, buffer.getvalue().rstrip("\n"))
+    return emit
+
+
+def _format_csv(value):
+    return "" if value is None else value
+
+
+def _json_printer(out):
+    return lambda row: _write(out, json.dumps({k: row[k] for k in columns.ordered(row)}, default=str))
+
+
+def cmd_run(args, out, err) -> int:
+    from tqdm import tqdm
+
+    import lab
+    from lab.store import Store
+
+    knobs = {"model": args.model, "batch_size": args.batch_size, "quant": args.quant, "device": args.device,
+             "compile": args.compile, "prune_method": args.prune_method, "sparsity": args.sparsity}
+    if args.threads is not None:
+        knobs["threads"] = args.threads
+    configs = lab.grid(**knobs)
+    store = None if args.no_store else Store(args.store)
+    budget = lab.Budget.quick() if args.quick else lab.Budget()
+    printer = {"table": lambda: _TablePrinter(columns.TABLE_COLUMNS, out), "csv": lambda: _csv_printer(out),
+               "json": lambda: _json_printer(out)}[args.format]()
+    bar = tqdm(total=len(configs), file=err, unit="config", disable=len(configs) < 2, dynamic_ncols=True)
+    counts = {"failed": 0, "stored": 0}
+
+    def on_row(row):
+        counts["failed"] += bool(row.get("error"))
+        counts["stored"] += bool(row.get("from_store"))
+        printer(row)
+
+    try:
+        lab.sweep(configs, store=store, force=args.force, budget=budget, on_row=on_row,
+                  progress=lambda done, total: bar.update(1))
+    finally:
+        bar.close()
+    if counts["stored"]:
+        print(f"{counts['stored']} of {len(configs)} configurations were already in {store.path}; "
+              "shown from the store (--force re-measures)", file=err)
+    if counts["failed"]:
+        print(f"{counts['failed']} of {len(configs)} configurations failed; see the error column", file=err)
+        return EXIT_SOME_FAILED
+    return 0
+
+
+def cmd_env(args, out, err) -> int:
+    from lab.measure import energy
+
+    info = hardware.describe()
+    for dev in info["devices"]:
+        try:
+            source = energy.choose_source(dev["device"])
+            dev["energy_source"], dev["energy_note"] = source.name, source.note
+        except ValueError as exc:
+            dev["energy_source"], dev["energy_note"] = "estimate", str(exc)
+    if args.format == "json":
+        print(json.dumps(info, indent=2), file=out)
+        return 0
+    for key, value in info.items():
+        if key != "devices":
+            print(f"{key:<16} {value}", file=out)
+    for dev in info["devices"]:
+        print(f"\n{dev['device']}: {dev['name']}", file=out)
+        for key in ("memory_gib", "cores", "default_threads", "capability"):
+            if key in dev:
+                print(f"  {key:<14} {dev[key]}", file=out)
+        print(f"  {'energy':<14} {dev['energy_source']} — {dev['energy_note']}", file=out)
+    return 0
+
+
+def cmd_models(args, out, err) -> int:
+    from lab.models import registry
+
+    rows = []
+    for name in registry.names():
+        spec = registry.get(name)
+        model = spec.build()
+        rows.append({"model": name, "task": spec.task, "metric": spec.metric,
+                     "params": sum(p.numel() for p in model.parameters()),
+                     "recorded_quality": spec.recorded_quality, "description": spec.description})
+    if args.format == "json":
+        print(json.dumps(rows, indent=2), file=out)
+        return 0
+    printer = _TablePrinter(["model", "params", "metric", "recorded_quality", "task"], out)
+    for row in rows:
+        printer(row)
+    return 0
+
+
+def cmd_export(args, out, err) -> int:
+    from lab.store import Store
+
+    store = Store(args.store)
+    path = store.export(args.out, args.format)
+    print(f"wrote {len(store)} rows from {store.path} to {path}", file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        return {"run": cmd_run, "env": cmd_env, "models": cmd_models, "export": cmd_export}[args.command](args, out, err)
+    except ValueError as exc:  # BadInput and every validation error: one line, no traceback
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=err)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: rows measured so far are in the store; run again to resume", file=err)
+        return 130

@@ -1,0 +1,68 @@
+"""The one vocabulary: every column a result row may carry, with its unit.
+
+Code, DataFrame columns, CLI flags, widget labels and figure axes use these
+names. ``COLUMNS`` is ordered as tables and CSV files show it.
+"""
+from __future__ import annotations
+
+COLUMNS: dict[str, str] = {
+    # what was measured
+    "model": "model name (python -m lab models)",
+    "metric": "name of the model's quality metric (the 'accuracy' column holds it)",
+    "params": "parameters (count)",
+    "nonzero_params": "parameters that are not zero (count)",
+    "flops": "floating-point operations per sample (torch.utils.flop_counter; a multiply-add is 2)",
+    # the run (knobs)
+    "batch_size": "samples per forward pass",
+    "device": "cpu, cuda:N or mps",
+    "threads": "torch intra-op threads during the measurement",
+    "quant": "precision / quantization scheme",
+    "compile": "torch.compile on (true) or off",
+    "prune_method": "pruning method (none, ...)",
+    "sparsity": "fraction of weights removed (0-1)",
+    # timing of one batch
+    "latency_ms_p50": "median latency of one batch (ms)",
+    "latency_ms_p90": "90th percentile latency (ms)",
+    "latency_ms_p99": "99th percentile latency (ms)",
+    "latency_ms_mean": "mean latency (ms)",
+    "latency_ms_iqr": "interquartile range of latency (ms)",
+    "latency_ms_min": "fastest batch (ms)",
+    "samples": "timed calls behind the latency figures (count)",
+    "noisy": "true when latency IQR / median > 0.10",
+    "throughput_sps": "samples per second = batch_size / p50",
+    "compile_s": "time of the first (compiling) call when compile is on (s)",
+    # memory
+    "peak_mem_mib": "peak memory one forward pass adds over what was resident (activations, workspace) (MiB)",
+    "model_size_mib": "weights as stored by torch.save (MiB)",
+    # energy
+    "energy_mj_per_sample": "energy per sample (mJ)",
+    "power_w": "average power over the energy window (W)",
+    "energy_source": "nvml, rapl or estimate",
+    "energy_note": "how the energy was obtained and what it assumed",
+    "energy_window_s": "length of the energy window (s)",
+    # quality
+    "accuracy": "the model's quality metric on held-out data (higher is better)",
+    # flags
+    "error": "why this configuration failed (empty when it did not)",
+    # identity and environment
+    "config_id": "hash of the configuration: its identity in the store",
+    "env_id": "hash of the environment fields that decide re-use",
+    "torch_version": "torch version",
+    "device_name": "device name (CPU model or GPU name)",
+    "cpu_model": "CPU model",
+    "lab_version": "lab version",
+    "git_sha": "lab commit",
+    "measured_at": "when the row was measured (UTC, ISO 8601)",
+}
+
+# The columns a terminal table shows (CSV and JSON carry every column).
+TABLE_COLUMNS = ("model", "quant", "prune_method", "sparsity", "batch_size", "threads", "device",
+                 "latency_ms_p50", "latency_ms_p99", "throughput_sps", "peak_mem_mib", "energy_mj_per_sample",
+                 "energy_source", "accuracy", "noisy", "error")
+
+
+def ordered(keys) -> list[str]:
+    """Known columns in vocabulary order, then any others in the order given."""
+    keys = list(keys)
+    known = [c for c in COLUMNS if c in keys]
+    return known + [k for k in keys if k not in COLUMNS]

@@ -1,0 +1,132 @@
+"""What one measurement is: a frozen, validated configuration and its identity.
+
+Every field is checked on construction; a bad value raises ValueError naming the
+field, the value and what is allowed, e.g.::
+
+    >>> Config(model="digits-mlp", batch_size=0)
+    ValueError: batch_size=0 is not allowed: a whole number from 1 to 1048576
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+from typing import Iterable
+
+from lab import hardware
+from lab.models import registry
+from lab.transforms.quantize import SCHEMES as _QUANT_SCHEMES
+
+# The vocabulary of schemes is the transform registry's: one list, so a scheme
+# added there is a valid config value at once. Whether it runs on a given
+# device is decided when the model is transformed (an unsupported pairing is a
+# row with an error, not a crash).
+QUANT_SCHEMES = tuple(_QUANT_SCHEMES)
+PRUNE_METHODS = ("none",)  # the pruning issue adds unstructured / structured / 2:4
+MAX_BATCH_SIZE = 1 << 20
+_DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+
+
+def _fail(field: str, value, allowed: str):
+    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One point of a sweep.
+
+    model:      a registered model name (``python -m lab models``)
+    batch_size: samples per forward pass, 1 .. 2**20
+    device:     'cpu', 'cuda', 'cuda:N' or 'mps'; must exist on this machine
+    threads:    torch intra-op threads, 1 .. cores available (default: all of them)
+    quant:      precision / quantization scheme, one of QUANT_SCHEMES
+    compile:    run the model through torch.compile
+    prune_method, sparsity: pruning method and target fraction of weights removed (0 <= s < 1)
+    """
+
+    model: str
+    batch_size: int = 1
+    device: str = "cpu"
+    threads: int | None = None
+    quant: str = "fp32"
+    compile: bool = False
+    prune_method: str = "none"
+    sparsity: float = 0.0
+
+    def __post_init__(self):
+        names = registry.names()
+        if not isinstance(self.model, str) or self.model not in names:
+            _fail("model", self.model, "one of " + ", ".join(names))
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
+                or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            _fail("batch_size", self.batch_size, f"a whole number from 1 to {MAX_BATCH_SIZE}")
+        if not isinstance(self.device, str) or not _DEVICE_PATTERN.match(self.device):
+            _fail("device", self.device, "cpu, cuda, cuda:N or mps")
+        device = hardware.normalize_device(self.device)
+        present = hardware.available_devices()
+        if device not in present:
+            _fail("device", self.device, "a device this machine has: " + ", ".join(present))
+        object.__setattr__(self, "device", device)
+        cores = hardware.cpu_count()
+        threads = cores if self.threads is None else self.threads
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cores:
+            _fail("threads", self.threads, f"a whole number from 1 to {cores} (cores available)")
+        object.__setattr__(self, "threads", threads)
+        if self.quant not in QUANT_SCHEMES:
+            _fail("quant", self.quant, "one of " + ", ".join(QUANT_SCHEMES))
+        if not isinstance(self.compile, bool):
+            _fail("compile", self.compile, "true or false")
+        if self.prune_method not in PRUNE_METHODS:
+            _fail("prune_method", self.prune_method, "one of " + ", ".join(PRUNE_METHODS))
+        if isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float)) \
+                or not 0.0 <= self.sparsity < 1.0:
+            _fail("sparsity", self.sparsity, "a fraction from 0 up to (not including) 1")
+        object.__setattr__(self, "sparsity", float(self.sparsity))
+        if self.prune_method == "none" and self.sparsity != 0.0:
+            _fail("sparsity", self.sparsity, "0 when prune_method is 'none' (choose a pruning method)")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def config_id(self) -> str:
+        """Stable identity in the store: a hash of the canonical JSON of the fields.
+
+        Same fields, same id, in any process on any machine. A field added in a
+        later release is left out of the hash while it holds its default
+        (_LATE_DEFAULTS), so rows stored before it existed still match.
+        """
+        fields = {k: v for k, v in self.to_dict().items() if not (k in _LATE_DEFAULTS and v == _LATE_DEFAULTS[k])}
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# Fields added after the first release; at their default they are left out of
+# config_id so rows stored before still match. Empty for now.
+_LATE_DEFAULTS: dict = {}
+
+KNOBS = ("model", "batch_size", "device", "threads", "quant", "compile", "prune_method", "sparsity")
+
+
+def grid(**knobs) -> list[Config]:
+    """The cartesian product of knob values, as validated configs.
+
+    Each knob takes one value or a list: ``grid(model="digits-mlp", batch_size=[1, 64],
+    quant=["fp32", "bf16"])`` gives four configs, in the order the lists are nested.
+    """
+    unknown = set(knobs) - set(KNOBS)
+    if unknown:
+        _fail(sorted(unknown)[0], knobs[sorted(unknown)[0]], "a knob: one of " + ", ".join(KNOBS))
+    axes = {}
+    for name, value in knobs.items():
+        values = list(value) if isinstance(value, (list, tuple, range)) else [value]
+        if not values:
+            _fail(name, value, "at least one value")
+        axes[name] = values
+    return [Config(**dict(zip(axes, combo))) for combo in itertools.product(*axes.values())]
+
+
+def as_configs(configs: Config | Iterable[Config]) -> list[Config]:
+    return [configs] if isinstance(configs, Config) else list(configs)

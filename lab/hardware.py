@@ -1,0 +1,153 @@
+"""What this machine has: devices, CPU model, thread control, and the
+environment fingerprint stored beside every result row.
+
+Nothing here changes the hardware: threads are set for a measurement and put
+back afterwards; GPU clocks and power limits are never touched.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import torch
+
+from lab import __version__
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (affinity-aware, unlike os.cpu_count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_model() -> str:
+    """The CPU's marketing name, e.g. 'AMD EPYC', or platform.processor()."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+        if match:
+            return match.group(1).strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def available_devices() -> list[str]:
+    """Device strings this machine can run: 'cpu', 'cuda:N' for each GPU, 'mps'."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def normalize_device(device: str) -> str:
+    """'cuda' -> 'cuda:0'; everything else unchanged (validation is Config's job)."""
+    return "cuda:0" if device == "cuda" else device
+
+
+def device_name(device: str) -> str:
+    """Human name of a device: the CPU model for 'cpu', the GPU's name for CUDA."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    if device == "mps":
+        return f"Apple MPS ({platform.machine()})"
+    return cpu_model()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the body with torch's intra-op thread count set to ``n``; restore it after.
+
+    Recording the thread count matters: torch.utils.benchmark.Timer defaults to
+    one thread, so a comparison that forgets this compares different things.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@functools.lru_cache(maxsize=None)
+def git_sha() -> str:
+    """The lab checkout's commit, with '-dirty' when it has local changes; 'unknown' outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha[:12] + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# The fields that make two environments "the same" for resuming: a different
+# torch, device or lab version may change the numbers, so it is measured again.
+# The git sha is recorded but not part of the identity: it changes on every
+# commit, and re-measuring a whole grid after a README edit helps nobody.
+_IDENTITY_FIELDS = ("torch_version", "device_name", "cpu_model", "lab_version", "hostname")
+
+
+def _memory_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(next(line for line in f if line.startswith("MemTotal:")).split()[1])
+        return round(kib / 2**20, 1)
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def describe() -> dict:
+    """What ``python -m lab env`` shows: versions, and each device with its name, memory and cores."""
+    devices = [{"device": "cpu", "name": cpu_model(), "memory_gib": _memory_gib(), "cores": cpu_count(),
+                "default_threads": cpu_count()}]
+    for device in available_devices()[1:]:
+        entry = {"device": device, "name": device_name(device)}
+        if device.startswith("cuda"):
+            props = torch.cuda.get_device_properties(torch.device(device))
+            entry["memory_gib"] = round(props.total_memory / 2**30, 1)
+            entry["capability"] = f"{props.major}.{props.minor}"
+        devices.append(entry)
+    return {"lab_version": __version__, "git_sha": git_sha(), "torch_version": torch.__version__,
+            "python_version": platform.python_version(), "platform": platform.platform(),
+            "cpu_model": cpu_model(), "torch_threads": torch.get_num_threads(), "devices": devices}
+
+
+def environment(device: str = "cpu") -> dict:
+    """The environment fingerprint stored beside every row measured on ``device``."""
+    env = {
+        "torch_version": torch.__version__,
+        "device_name": device_name(device),
+        "cpu_model": cpu_model(),
+        "cpu_count": cpu_count(),
+        "lab_version": __version__,
+        "git_sha": git_sha(),
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+    }
+    if device.startswith("cuda"):
+        env["cuda_version"] = torch.version.cuda or "unknown"
+    env["env_id"] = environment_id(env)
+    return env
+
+
+def environment_id(env: dict) -> str:
+    """Stable short hash of the fields that decide whether a stored row can be reused."""
+    key = json.dumps({k: env.get(k) for k in _IDENTITY_FIELDS}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Measuring: timing, memory, energy, accuracy. No plotting, pandas or widgets here."""

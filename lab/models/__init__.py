@@ -1,0 +1,1 @@
+"""Built-in models, their datasets, and the registry for your own."""

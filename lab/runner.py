@@ -1,0 +1,187 @@
+"""One config -> one result row; a grid -> rows, streamed and stored as they come.
+
+    row = lab.measure(Config(model="digits-mlp", batch_size=64))
+    df = lab.sweep(lab.grid(model="digits-mlp", batch_size=[1, 64]), on_row=print)
+
+A configuration that fails (out of memory, a scheme this device lacks, a bug in
+a user's model) becomes a row with ``error`` set; a sweep goes on.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import functools
+import time
+from typing import Callable, Iterable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from lab import hardware
+from lab.config import Config, as_configs
+from lab.measure import energy, memory, timing
+from lab.models import registry
+from lab.store import Store
+from lab.transforms import compile as compile_transform
+from lab.transforms import quantize
+
+DEFAULT_STORE = "default"  # sentinel: the store at lab.store.default_path()
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How much time a measurement may take.
+
+    timing: warm-up and sampling policy for latency
+    energy_window_s: shortest energy window (s); the source's own minimum applies too
+    """
+
+    timing: timing.TimingPolicy = timing.TimingPolicy()
+    energy_window_s: float = 1.0
+
+    @classmethod
+    def quick(cls) -> "Budget":
+        """For interactive use and tests: about a quarter second per configuration."""
+        return cls(timing=timing.TimingPolicy.quick(), energy_window_s=0.1)
+
+
+@functools.lru_cache(maxsize=None)
+def _energy_source(device: str) -> energy.EnergySource:
+    return energy.choose_source(device)
+
+
+@functools.lru_cache(maxsize=None)
+def _environment(device: str) -> dict:
+    return hardware.environment(device)
+
+
+@functools.lru_cache(maxsize=8)
+def _base_model(name: str) -> torch.nn.Module:
+    # Weights are loaded and hash-checked once per process; each config gets a deep copy.
+    return registry.get(name).build()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    message = text[0] if text else ""
+    if isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in message or "out of memory" in message:
+        return f"out of memory: {message}"
+    if isinstance(exc, quantize.Unsupported):
+        return f"unsupported: {message}"
+    return f"{type(exc).__name__}: {message}"
+
+
+def _count_flops(model: torch.nn.Module, x) -> int:
+    """FLOPs of one sample's forward pass (a multiply-add counts 2)."""
+    one = x[:1] if torch.is_tensor(x) else type(x)(t[:1] for t in x)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(*one) if isinstance(one, (tuple, list)) else model(one)
+    return int(counter.get_total_flops())
+
+
+def _measure_into(row: dict, config: Config, budget: Budget) -> None:
+    """Build, transform and measure ``config``; fill ``row`` as each figure arrives."""
+    spec = registry.get(config.model)
+    device = torch.device(config.device)
+    model = copy.deepcopy(_base_model(config.model)).eval()
+    x = spec.make_input(config.batch_size)
+    row["metric"] = spec.metric
+    row["params"] = sum(p.numel() for p in model.parameters())
+    row["nonzero_params"] = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    row["flops"] = _count_flops(model, x)
+
+    model = quantize.quantize(model.to(device), config.quant, config.device)
+    row["model_size_mib"] = memory.model_size_mib(model)
+    x = quantize.cast_input(x, config.quant)
+    x = x.to(device) if torch.is_tensor(x) else type(x)(t.to(device) for t in x)
+    args = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    if config.compile:
+        model = compile_transform.compile_model(model)
+
+    def forward():
+        return model(*args)
+
+    on_cuda = device.type == "cuda"
+    sync = functools.partial(torch.cuda.synchronize, device) if on_cuda else None
+    if config.compile:
+        start = time.perf_counter()
+        forward()
+        if sync:
+            sync()
+        row["compile_s"] = time.perf_counter() - start
+
+    time_one = timing.cuda_event_timer(device) if on_cuda else None
+    stats = timing.time_calls(forward, budget.timing, sync=sync, time_one=time_one)
+    row.update(stats.as_row())
+    row["throughput_sps"] = config.batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else float("inf")
+    row["peak_mem_mib"] = memory.peak_mib(forward, config.device)
+
+    reading = energy.measure_energy(forward, _energy_source(config.device),
+                                    min_window_s=budget.energy_window_s, sync=sync)
+    row["energy_mj_per_sample"] = reading.joules * 1e3 / (reading.calls * config.batch_size)
+    row["power_w"] = reading.power_w
+    row["energy_source"] = reading.source
+    row["energy_note"] = reading.note
+    row["energy_window_s"] = reading.seconds
+
+    if spec.evaluate is not None:
+        row["accuracy"] = spec.evaluate(model, device, quantize.get(config.quant).input_dtype)
+
+
+def measure(config: Config, *, budget: Budget = Budget(), store: Store | str | None = None) -> dict:
+    """Measure one configuration and return its row (see lab.columns for every field).
+
+    Never raises for a failure while measuring: the row's ``error`` says why.
+    With ``store``, the row is committed before this returns.
+    """
+    env = _environment(config.device)
+    row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
+           "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "error": None}
+    with hardware.torch_threads(config.threads), torch.inference_mode():
+        try:
+            _measure_into(row, config, budget)
+        except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error; the sweep goes on
+            row["error"] = _one_line(exc)
+    if store is not None:
+        row["id"] = _open_store(store).add(row, env)
+    return {**row, **{k: v for k, v in env.items() if k not in row}}
+
+
+def _open_store(store: Store | str | None) -> Store | None:
+    if store is None or isinstance(store, Store):
+        return store
+    return Store(None if store == DEFAULT_STORE else store)
+
+
+def sweep(configs: Config | Iterable[Config], *, store: Store | str | None = DEFAULT_STORE, force: bool = False,
+          budget: Budget = Budget(), on_row: Callable[[dict], None] | None = None,
+          progress: Callable[[int, int], None] | None = None):
+    """Measure each configuration in turn and return every row as a pandas DataFrame.
+
+    store:    where rows are committed as they are measured (default: the lab's
+              store; a path; or None for no storing)
+    force:    re-measure configurations the store already holds for this environment
+              (otherwise their stored row is returned, with ``from_store`` True)
+    on_row:   called with each row as soon as it is ready (for live plots, CLI output)
+    progress: called as progress(done, total) after each row
+    """
+    import pandas as pd
+
+    configs = as_configs(configs)
+    store = _open_store(store)
+    rows = []
+    for done, config in enumerate(configs, start=1):
+        cached = None
+        if store is not None and not force:
+            cached = store.latest(config.config_id, _environment(config.device)["env_id"])
+        row = {**cached, "from_store": True} if cached else {**measure(config, budget=budget, store=store),
+                                                              "from_store": False}
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+        if progress is not None:
+            progress(done, len(configs))
+    return pd.DataFrame(rows)

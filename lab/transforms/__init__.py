@@ -1,0 +1,1 @@
+"""Model -> model transforms (precision, pruning, compile). They change models; they never measure."""
