@@ -47,7 +47,10 @@ def train(name: str, weights_dir: Path = weights.WEIGHTS_DIR, epochs: int | None
     finally:
         torch.use_deterministic_algorithms(False)
         torch.set_num_threads(previous_threads)
+    from lab.hardware import cpu_model
+
     info = {"accuracy": round(acc, 6), "metric": "accuracy", "torch_version": torch.__version__,
+            "cpu_model": cpu_model(),
             "recipe": {k: (v.__name__ if isinstance(v, type) else v) for k, v in recipe.items()},
             "made_by": f"python -m lab.models.train {name}"}
     return weights.save(name, model.state_dict(), info, weights_dir)

@@ -1,0 +1,353 @@
+"""``python -m lab``: bad input is one clean line, runs stream rows in every format and resume.
+
+Most tests call ``lab.cli.main`` in-process (fast: torch is imported once); a few
+run a real ``python -m lab`` to prove no traceback ever reaches the terminal.
+Every ``run`` uses ``--quick``. The autouse fixture in conftest gives each test
+its own LAB_STORE, which subprocesses inherit.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import lab
+from lab import columns
+from lab.cli import main
+from lab.config import PRUNE_METHODS
+from lab.models import registry
+from lab.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL_GRID = ["--model", "digits-mlp", "--batch", "1,4", "--quant", "fp32,bf16", "--threads", "1", "--quick"]
+ENV_COLUMNS = ("config_id", "env_id", "torch_version", "cpu_model", "lab_version", "git_sha")
+
+
+def run_main(argv):
+    """main(argv) in-process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_cli(argv, timeout=120):
+    """A real ``python -m lab`` subprocess (inherits LAB_STORE from the test's environment)."""
+    return subprocess.run([sys.executable, "-m", "lab", *argv], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=os.environ.copy())
+
+
+def store_path() -> str:
+    return os.environ["LAB_STORE"]
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def assert_one_error_line(code, stderr, field_words, stdout=""):
+    assert code == 2, f"exit status {code}, stderr={stderr!r}"
+    assert "Traceback" not in stderr and "Traceback" not in stdout
+    err_lines = lines(stderr)
+    assert len(err_lines) == 1, f"expected exactly one line on stderr, got {err_lines!r}"
+    line = err_lines[0]
+    assert line.startswith("error:"), line
+    assert any(word in line for word in field_words), f"{line!r} names none of {field_words}"
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def not_a_store(tmp_path) -> Path:
+    path = tmp_path / "notes.txt"
+    path.write_text("these are my notes, not a results store\n" * 20)
+    return path
+
+
+def _prune_with_method() -> list[str]:
+    """A real pruning method when lab has one; otherwise name the only method ('none') explicitly."""
+    real = [m for m in PRUNE_METHODS if m != "none"]
+    return ["--prune", real[0] if real else "none"]
+
+
+BAD_RUN_ARGS = {
+    "batch-zero": (["--batch", "0"], ("batch_size", "--batch")),
+    "batch-text": (["--batch", "abc"], ("batch_size", "--batch")),
+    "sparsity-no-method": (["--sparsity", "1.5"], ("sparsity",)),
+    "sparsity-with-method": ([*_prune_with_method(), "--sparsity", "1.5"], ("sparsity",)),
+    "threads-zero": (["--threads", "0"], ("threads",)),
+    "quant-unknown": (["--quant", "int3-magic"], ("quant",)),
+    "device-missing": (["--device", "cuda:7"], ("device",)),
+}
+
+
+@pytest.mark.parametrize("extra,fields", BAD_RUN_ARGS.values(), ids=BAD_RUN_ARGS.keys())
+def test_bad_run_input_is_one_error_line_naming_the_field(extra, fields):
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--quick", *extra])
+    assert_one_error_line(code, err, fields, out)
+    assert out == ""
+    assert len(Store(store_path())) == 0  # nothing measured
+
+
+def test_sparsity_with_unknown_prune_method_names_a_field():
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--prune", "no-such-method",
+                               "--sparsity", "1.5", "--quick"])
+    assert_one_error_line(code, err, ("prune_method", "sparsity"), out)
+
+
+def test_unknown_model_is_one_error_line():
+    code, out, err = run_main(["run", "--model", "no-such-model", "--quick"])
+    assert_one_error_line(code, err, ("model",), out)
+    assert "digits-mlp" in err  # says what is allowed
+
+
+def test_text_file_as_store_is_refused_and_left_alone(not_a_store):
+    before = not_a_store.read_bytes()
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--quick", "--store", str(not_a_store)])
+    assert_one_error_line(code, err, ("store",), out)
+    assert not_a_store.read_bytes() == before
+
+    code, out, err = run_main(["export", "--out", str(not_a_store.with_suffix(".csv")), "--store", str(not_a_store)])
+    assert_one_error_line(code, err, ("store",), out)
+    assert not not_a_store.with_suffix(".csv").exists()
+
+
+def test_export_unknown_format_is_one_error_line(tmp_path):
+    code, out, err = run_main(["export", "--format", "xml", "--out", str(tmp_path / "x.xml")])
+    assert_one_error_line(code, err, ("format",), out)
+    assert not (tmp_path / "x.xml").exists()
+
+
+def test_export_unknown_suffix_without_format_is_one_error_line(tmp_path):
+    code, out, err = run_main(["export", "--out", str(tmp_path / "x.txt")])
+    assert_one_error_line(code, err, ("format",), out)
+
+
+def test_subprocess_bad_batch_has_no_traceback():
+    proc = run_cli(["run", "--model", "digits-mlp", "--batch", "0", "--quick"])
+    assert_one_error_line(proc.returncode, proc.stderr, ("batch_size", "--batch"), proc.stdout)
+    assert proc.stdout == ""
+
+
+def test_subprocess_text_store_and_xml_export_have_no_traceback(not_a_store, tmp_path):
+    proc = run_cli(["run", "--model", "digits-mlp", "--quick", "--store", str(not_a_store)])
+    assert_one_error_line(proc.returncode, proc.stderr, ("store",), proc.stdout)
+
+    proc = run_cli(["export", "--format", "xml", "--out", str(tmp_path / "x.xml")])
+    assert_one_error_line(proc.returncode, proc.stderr, ("format",), proc.stdout)
+
+
+def test_subprocess_run_help_mentions_comma_lists():
+    proc = run_cli(["run", "--help"])
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    assert "comma list" in text
+    assert "--batch" in text and "--quick" in text
+    assert "Traceback" not in proc.stderr
+
+
+# --- run: table, resume, force --------------------------------------------------------------------
+
+def test_run_table_then_resume_then_force():
+    code, out, err = run_main(["run", *SMALL_GRID])
+    assert code == 0, err
+    out_lines = lines(out)
+    assert len(out_lines) == 5, out  # header + 4 rows
+    header = out_lines[0].split()
+    assert header[0] == "model" and "latency_ms_p50" in header and "batch_size" in header
+    assert all(line.startswith("digits-mlp") for line in out_lines[1:])
+    assert {tuple(line.split()[1:2]) for line in out_lines[1:]} == {("fp32",), ("bf16",)}
+    store = Store(store_path())
+    assert len(store) == 4
+    assert len({r["config_id"] for r in store.rows()}) == 4
+    assert all(r["error"] is None for r in store.rows())
+
+    code, out, err = run_main(["run", *SMALL_GRID])  # nothing new to measure
+    assert code == 0, err
+    assert len(lines(out)) == 5  # still shown, from the store
+    assert len(store) == 4
+    assert re.search(r"\b4 of 4 configurations were already in\b", err), err
+
+    code, out, err = run_main(["run", *SMALL_GRID, "--force"])
+    assert code == 0, err
+    assert len(lines(out)) == 5
+    assert len(store) == 8
+    assert "already in" not in err
+    rows = store.rows()
+    assert len({r["config_id"] for r in rows}) == 4  # each configuration twice
+    assert all(r["error"] is None for r in rows)
+
+
+# --- run: json and csv carry the vocabulary ----------------------------------------------------------
+
+def test_run_json_lines_carry_the_vocabulary():
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--batch", "1,3", "--threads", "1",
+                               "--quick", "--format", "json"])
+    assert code == 0, err
+    rows = [json.loads(line) for line in lines(out)]  # every line is one JSON object
+    assert len(rows) == 2
+    assert sorted(r["batch_size"] for r in rows) == [1, 3]
+    for row in rows:
+        assert row["model"] == "digits-mlp" and row["threads"] == 1 and row["quant"] == "fp32"
+        assert row["error"] is None
+        assert row["latency_ms_p50"] > 0
+        expected = row["batch_size"] / (row["latency_ms_p50"] / 1000)
+        assert math.isclose(row["throughput_sps"], expected, rel_tol=1e-9)
+        assert row["energy_source"] in {"nvml", "rapl", "estimate"}
+        assert isinstance(row["energy_note"], str) and row["energy_note"].strip()
+        assert 0.0 <= row["accuracy"] <= 1.0
+        assert isinstance(row["noisy"], bool)
+        assert isinstance(row["samples"], int) and row["samples"] >= 10
+        for name in ENV_COLUMNS:
+            assert isinstance(row.get(name), str) and row[name], name
+        assert row["lab_version"] == lab.__version__
+        assert row["torch_version"] == torch.__version__
+        known = [k for k in row if k in columns.COLUMNS]
+        assert known == [c for c in columns.COLUMNS if c in row]  # vocabulary order
+    assert len(Store(store_path())) == 2
+
+
+def test_run_csv_parses_with_the_vocabulary_header():
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--batch", "1,2", "--quant", "fp32,bf16",
+                               "--threads", "1", "--quick", "--format", "csv"])
+    assert code == 0, err
+    reader = csv.DictReader(io.StringIO(out))
+    rows = list(reader)
+    assert len(rows) == 4
+    vocabulary = list(columns.COLUMNS)
+    assert reader.fieldnames[:len(vocabulary)] == vocabulary
+    assert set(reader.fieldnames[len(vocabulary):]) <= {"from_store", "id"}
+    for row in rows:
+        assert row["model"] == "digits-mlp"
+        assert float(row["latency_ms_p50"]) > 0
+        assert row["energy_source"] in {"nvml", "rapl", "estimate"}
+        assert row["error"] == ""
+        assert row["config_id"] and row["env_id"]
+    assert sorted((r["quant"], int(r["batch_size"])) for r in rows) == \
+        [("bf16", 1), ("bf16", 2), ("fp32", 1), ("fp32", 2)]
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+def test_export_parquet_and_csv_hold_every_stored_row(tmp_path):
+    code, _, err = run_main(["run", "--model", "digits-mlp", "--batch", "1,2", "--threads", "1", "--quick"])
+    assert code == 0, err
+    stored = len(Store(store_path()))
+    assert stored == 2
+
+    parquet = tmp_path / "out" / "X.parquet"
+    code, out, err = run_main(["export", "--format", "parquet", "--out", str(parquet)])
+    assert code == 0, err
+    df = pd.read_parquet(parquet)
+    assert len(df) == stored
+    assert {"id", "config_id", "latency_ms_p50", "energy_source"} <= set(df.columns)
+    assert (df["latency_ms_p50"] > 0).all()
+    assert f"wrote {stored} rows" in out
+
+    csv_path = tmp_path / "X.csv"
+    code, out, err = run_main(["export", "--out", str(csv_path)])  # format from the suffix
+    assert code == 0, err
+    df_csv = pd.read_csv(csv_path)
+    assert len(df_csv) == stored
+    assert sorted(df_csv["id"]) == sorted(df["id"])
+    assert sorted(df_csv["batch_size"]) == [1, 2]
+
+
+def test_export_of_an_empty_store(tmp_path):
+    out_path = tmp_path / "empty.csv"
+    code, _, err = run_main(["export", "--out", str(out_path)])
+    assert code == 0, err
+    assert out_path.exists()
+
+
+# --- env and models --------------------------------------------------------------------------------
+
+def test_env_table_names_cpu_torch_and_energy():
+    from lab import hardware
+
+    code, out, err = run_main(["env"])
+    assert code == 0, err
+    assert hardware.cpu_model() in out
+    assert torch.__version__ in out
+    energy_lines = [line for line in out.splitlines() if line.strip().startswith("energy")]
+    assert energy_lines, out
+    assert any(src in energy_lines[0] for src in ("nvml", "rapl", "estimate"))
+
+
+def test_env_json_lists_devices_with_their_energy_source():
+    code, out, err = run_main(["env", "--format", "json"])
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["torch_version"] == torch.__version__
+    assert info["devices"], info
+    assert info["devices"][0]["device"] == "cpu"
+    for dev in info["devices"]:
+        assert dev["energy_source"] in {"nvml", "rapl", "estimate"}
+        assert dev["energy_note"]
+
+
+def test_models_lists_digits_mlp_with_its_parameter_count():
+    expected = sum(p.numel() for p in registry.get("digits-mlp").build().parameters())
+    code, out, err = run_main(["models"])
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("digits-mlp"))
+    assert str(expected) in row.split()
+
+    code, out, err = run_main(["models", "--format", "json"])
+    assert code == 0, err
+    found = {m["model"]: m for m in json.loads(out)}
+    assert found["digits-mlp"]["params"] == expected
+
+
+# --- a configuration that fails is stored with its error; the grid goes on --------------------------
+
+class _FailsAboveTwo(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 4)
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            raise RuntimeError("boom")
+        return self.linear(x)
+
+
+@pytest.fixture
+def failing_model():
+    name = "test-cli-fails-above-2"
+    lab.register_model(name, build=_FailsAboveTwo, make_input=lambda n: torch.randn(n, 8))
+    yield name
+    registry._REGISTRY.pop(name, None)  # keep the global registry as other tests expect it
+
+
+def test_failed_configuration_is_stored_with_its_error_and_the_grid_goes_on(failing_model):
+    code, out, err = run_main(["run", "--model", failing_model, "--batch", "1,4,2", "--threads", "1", "--quick"])
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert "1 of 3 configurations failed" in err
+    out_lines = lines(out)
+    assert len(out_lines) == 4  # header + all three rows, the failed one too
+    assert "boom" in out_lines[2]
+
+    rows = {r["batch_size"]: r for r in Store(store_path()).rows()}
+    assert sorted(rows) == [1, 2, 4]
+    assert "boom" in rows[4]["error"]
+    for batch in (1, 2):
+        assert rows[batch]["error"] is None
+        assert rows[batch]["latency_ms_p50"] > 0
+
+    # A rerun retries only the failed configuration (failed rows are not a cache hit).
+    code, out, err = run_main(["run", "--model", failing_model, "--batch", "1,4,2", "--threads", "1", "--quick"])
+    assert code == 1
+    assert "2 of 3 configurations were already in" in err
+    assert len(Store(store_path())) == 4

@@ -1,0 +1,83 @@
+import subprocess
+import sys
+
+import pytest
+
+from lab.config import Config, grid
+from lab.hardware import cpu_count
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("model", "no-such-model", "digits-mlp"),
+    ("model", 3, "one of"),
+    ("batch_size", 0, "whole number from 1"),
+    ("batch_size", -4, "whole number from 1"),
+    ("batch_size", 2.5, "whole number"),
+    ("batch_size", True, "whole number"),
+    ("batch_size", 1 << 21, "whole number from 1"),
+    ("device", "gpu", "cpu, cuda, cuda:N or mps"),
+    ("device", "cuda:7", "a device this machine has"),
+    ("threads", 0, "cores available"),
+    ("threads", cpu_count() + 1, "cores available"),
+    ("threads", "2", "whole number"),
+    ("quant", "int3", "fp32"),
+    ("compile", "yes", "true or false"),
+    ("prune_method", "magic", "none"),
+    ("sparsity", 1.5, "fraction"),
+    ("sparsity", -0.1, "fraction"),
+    ("sparsity", 1.0, "not including"),
+])
+def test_every_invalid_field_names_field_value_and_what_is_allowed(field, value, words):
+    with pytest.raises(ValueError) as info:
+        Config(**{"model": "digits-mlp", field: value})
+    message = str(info.value)
+    assert message.startswith(f"{field}={value!r} is not allowed:")
+    assert words in message
+    assert "\n" not in message
+
+
+def test_sparsity_without_a_pruning_method_is_refused():
+    with pytest.raises(ValueError, match="sparsity=0.5 .*choose a pruning method"):
+        Config(model="digits-mlp", sparsity=0.5)
+
+
+def test_defaults_are_resolved_and_recorded():
+    config = Config(model="digits-mlp")
+    assert config.threads == cpu_count()
+    assert config.device == "cpu"
+    assert Config(model="digits-mlp", device="cpu").to_dict()["quant"] == "fp32"
+
+
+def test_config_is_frozen():
+    with pytest.raises(Exception):
+        Config(model="digits-mlp").batch_size = 3
+
+
+def test_config_id_is_stable_across_processes_and_distinguishes_fields():
+    config = Config(model="digits-mlp", batch_size=64, threads=1, quant="bf16")
+    code = ("from lab.config import Config; "
+            "print(Config(model='digits-mlp', batch_size=64, threads=1, quant='bf16').config_id)")
+    other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other_process.stdout.strip() == config.config_id
+    assert Config(model="digits-mlp", batch_size=64, threads=1, quant="fp32").config_id != config.config_id
+    assert Config(model="digits-mlp", batch_size=64, threads=1, quant="bf16").config_id == config.config_id
+
+
+def test_cuda_is_normalised_to_cuda_0_when_present():
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    assert Config(model="digits-mlp", device="cuda").device == "cuda:0"
+
+
+def test_grid_is_the_cartesian_product_in_nesting_order():
+    configs = grid(model="digits-mlp", batch_size=[1, 64], quant=["fp32", "bf16"], threads=1)
+    assert [(c.batch_size, c.quant) for c in configs] == [(1, "fp32"), (1, "bf16"), (64, "fp32"), (64, "bf16")]
+    assert len({c.config_id for c in configs}) == 4
+
+
+def test_grid_refuses_unknown_knobs_and_empty_lists():
+    with pytest.raises(ValueError, match="knob"):
+        grid(model="digits-mlp", colour=["red"])
+    with pytest.raises(ValueError, match="batch_size=\\[\\] is not allowed: at least one value"):
+        grid(model="digits-mlp", batch_size=[])

@@ -1,0 +1,117 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import lab
+from lab.columns import COLUMNS
+from lab.measure.timing import TimingPolicy
+from lab.store import Store
+
+TINY = lab.Budget(timing=TimingPolicy(warmup_runs=1, warmup_s=0.0, min_runs=5, min_time_s=0.01, max_time_s=0.05),
+                  energy_window_s=0.0)
+
+
+def test_measure_returns_one_complete_row():
+    config = lab.Config(model="digits-mlp", batch_size=8, threads=1)
+    row = lab.measure(config, budget=TINY)
+    assert row["error"] is None
+    assert set(row) <= set(COLUMNS) | {"cpu_count", "python_version", "platform", "hostname"}
+    for column in ("latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_iqr", "throughput_sps",
+                   "model_size_mib", "energy_mj_per_sample", "power_w", "accuracy", "flops", "params"):
+        assert isinstance(row[column], (int, float)) and math.isfinite(row[column]), column
+    assert row["latency_ms_p50"] <= row["latency_ms_p90"] <= row["latency_ms_p99"]
+    assert row["throughput_sps"] == pytest.approx(8 / (row["latency_ms_p50"] / 1e3), rel=1e-12)
+    assert row["samples"] >= 5
+    assert row["energy_source"] in ("nvml", "rapl", "estimate") and row["energy_note"]
+    assert row["accuracy"] == pytest.approx(lab.models.registry.get("digits-mlp").recorded_quality, abs=1e-6)
+    assert row["flops"] == 2 * (64 * 1024 + 1024 * 1024 * 2 + 1024 * 10)   # a multiply-add counts 2
+    assert row["params"] == row["nonzero_params"] == 2176010
+    assert row["config_id"] == config.config_id
+    assert row["threads"] == 1 and row["torch_version"] == torch.__version__
+
+
+def test_bf16_halves_the_stored_weights_and_keeps_accuracy():
+    fp32, bf16 = (lab.measure(lab.Config(model="digits-mlp", quant=q, threads=1), budget=TINY) for q in ("fp32", "bf16"))
+    assert bf16["model_size_mib"] == pytest.approx(fp32["model_size_mib"] / 2, rel=0.01)
+    assert bf16["accuracy"] >= fp32["accuracy"] - 0.02
+
+
+def test_threads_are_restored_after_measuring():
+    before = torch.get_num_threads()
+    lab.measure(lab.Config(model="digits-mlp", threads=1), budget=TINY)
+    assert torch.get_num_threads() == before
+
+
+def test_sweep_streams_rows_stores_them_and_resumes(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    configs = lab.grid(model="digits-mlp", batch_size=[1, 2], threads=1)
+    seen, ticks = [], []
+    df = lab.sweep(configs, store=store, budget=TINY, on_row=seen.append, progress=lambda d, t: ticks.append((d, t)))
+    assert [r["batch_size"] for r in seen] == [1, 2]
+    assert ticks == [(1, 2), (2, 2)]
+    assert list(df["batch_size"]) == [1, 2] and not df["from_store"].any()
+    assert len(store) == 2
+
+    again = lab.sweep(configs, store=store, budget=TINY)
+    assert again["from_store"].all() and len(store) == 2
+    assert list(again["latency_ms_p50"]) == list(df["latency_ms_p50"])
+
+    forced = lab.sweep(configs[:1], store=store, budget=TINY, force=True)
+    assert not forced["from_store"].any() and len(store) == 3
+
+
+def test_sweep_without_a_store_stores_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STORE", str(tmp_path / "untouched.sqlite"))
+    df = lab.sweep(lab.Config(model="digits-mlp", threads=1), store=None, budget=TINY)
+    assert len(df) == 1 and not (tmp_path / "untouched.sqlite").exists()
+
+
+class Fragile(nn.Module):
+    """Runs out of 'memory' above batch 2, like a real model on a small device."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            raise torch.OutOfMemoryError("tried to allocate 1 GiB")
+        return self.linear(x)
+
+
+def test_a_failing_configuration_is_stored_with_its_error_and_the_sweep_goes_on(tmp_path):
+    lab.register_model("fragile", Fragile(), make_input=lambda n: torch.randn(n, 4))
+    store = Store(tmp_path / "s.sqlite")
+    df = lab.sweep(lab.grid(model="fragile", batch_size=[1, 4, 2], threads=1), store=store, budget=TINY)
+    assert list(df["batch_size"]) == [1, 4, 2]
+    errors = list(df["error"])
+    assert df["error"].isna().tolist() == [True, False, True]
+    assert errors[1].startswith("out of memory:") and "1 GiB" in errors[1]
+    assert len(store) == 3
+    assert not store.has(lab.Config(model="fragile", batch_size=4, threads=1).config_id, df["env_id"][1])
+
+
+def test_bring_your_own_model_in_three_lines_goes_through_a_grid(tmp_path):
+    net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2)).eval()
+    labels = torch.randint(0, 2, (50,))
+    data = torch.randn(50, 16)
+
+    def accuracy(model, device, dtype):
+        return (model(data.to(device, dtype)).argmax(1).cpu() == labels).float().mean().item()
+
+    lab.register_model("my-net", net, make_input=lambda n: torch.randn(n, 16), evaluate=accuracy)
+    df = lab.sweep(lab.grid(model="my-net", batch_size=[1, 8], quant=["fp32", "bf16"], threads=1),
+                   store=tmp_path / "s.sqlite", budget=TINY)
+    assert len(df) == 4 and df["error"].isna().all()
+    assert df["accuracy"].between(0, 1).all()
+    assert (df["params"] == 16 * 32 + 32 + 32 * 2 + 2).all()
+    assert net[0].weight.dtype == torch.float32   # the user's own module was not converted
+
+
+def test_register_model_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="name"):
+        lab.register_model("", nn.Linear(2, 2), make_input=lambda n: torch.randn(n, 2))
+    with pytest.raises(ValueError, match="callables"):
+        lab.register_model("x", nn.Linear(2, 2), make_input=None)
