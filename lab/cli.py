@@ -8,6 +8,7 @@ and printed like the others) and 0 when all were measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -250,7 +251,11 @@ def cmd_export(args, out, err) -> int:
 def main(argv: list[str] | None = None, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            with contextlib.redirect_stdout(out):  # --help goes to `out` like everything else
+                args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help
+            return int(done.code or 0)
         return {"run": cmd_run, "env": cmd_env, "models": cmd_models, "export": cmd_export}[args.command](args, out, err)
     except ValueError as exc:  # BadInput and every validation error: one line, no traceback
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=err)

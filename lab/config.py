@@ -17,15 +17,18 @@ from typing import Iterable
 
 from lab import hardware
 from lab.models import registry
+from lab.transforms.prune import METHODS as _PRUNE_METHODS
 from lab.transforms.quantize import SCHEMES as _QUANT_SCHEMES
 
-# The vocabulary of schemes is the transform registry's: one list, so a scheme
+# The vocabulary of schemes and pruning methods is the transform registries: one list, so a scheme
 # added there is a valid config value at once. Whether it runs on a given
 # device is decided when the model is transformed (an unsupported pairing is a
 # row with an error, not a crash).
 QUANT_SCHEMES = tuple(_QUANT_SCHEMES)
-PRUNE_METHODS = ("none",)  # the pruning issue adds unstructured / structured / 2:4
+PRUNE_METHODS = tuple(_PRUNE_METHODS)
 MAX_BATCH_SIZE = 1 << 20
+MAX_FINETUNE_EPOCHS = 100
+WIDTHS = (0.25, 2.0)  # the width multiplier's range, for models that have one
 _DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
 
@@ -44,6 +47,8 @@ class Config:
     quant:      precision / quantization scheme, one of QUANT_SCHEMES
     compile:    run the model through torch.compile
     prune_method, sparsity: pruning method and target fraction of weights removed (0 <= s < 1)
+    finetune_epochs: epochs of recovery fine-tuning on the training split after pruning (0 = none)
+    width:      width multiplier for models that have one (0.25 .. 2; 1 = the shipped model)
     """
 
     model: str
@@ -54,6 +59,8 @@ class Config:
     compile: bool = False
     prune_method: str = "none"
     sparsity: float = 0.0
+    finetune_epochs: int = 0
+    width: float = 1.0
 
     def __post_init__(self):
         names = registry.names()
@@ -86,6 +93,18 @@ class Config:
         object.__setattr__(self, "sparsity", float(self.sparsity))
         if self.prune_method == "none" and self.sparsity != 0.0:
             _fail("sparsity", self.sparsity, "0 when prune_method is 'none' (choose a pruning method)")
+        fixed = _PRUNE_METHODS[self.prune_method].fixed_sparsity
+        if fixed is not None and self.sparsity != fixed:
+            _fail("sparsity", self.sparsity, f"{fixed} for prune_method {self.prune_method!r} (its pattern fixes it)")
+        if isinstance(self.finetune_epochs, bool) or not isinstance(self.finetune_epochs, int) \
+                or not 0 <= self.finetune_epochs <= MAX_FINETUNE_EPOCHS:
+            _fail("finetune_epochs", self.finetune_epochs, f"a whole number from 0 to {MAX_FINETUNE_EPOCHS}")
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) \
+                or not WIDTHS[0] <= self.width <= WIDTHS[1]:
+            _fail("width", self.width, f"a multiplier from {WIDTHS[0]} to {WIDTHS[1]}")
+        object.__setattr__(self, "width", float(self.width))
+        if self.width != 1.0 and registry.get(self.model).build_width is None:
+            _fail("width", self.width, f"1.0 for model {self.model!r} (it has no width multiplier)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -104,10 +123,11 @@ class Config:
 
 
 # Fields added after the first release; at their default they are left out of
-# config_id so rows stored before still match. Empty for now.
-_LATE_DEFAULTS: dict = {}
+# config_id so rows stored before still match.
+_LATE_DEFAULTS: dict = {"finetune_epochs": 0, "width": 1.0}
 
-KNOBS = ("model", "batch_size", "device", "threads", "quant", "compile", "prune_method", "sparsity")
+KNOBS = ("model", "batch_size", "device", "threads", "quant", "compile", "prune_method", "sparsity",
+         "finetune_epochs", "width")
 
 
 def grid(**knobs) -> list[Config]:

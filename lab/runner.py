@@ -57,9 +57,10 @@ def _environment(device: str) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _base_model(name: str) -> torch.nn.Module:
+def _base_model(name: str, width: float = 1.0) -> torch.nn.Module:
     # Weights are loaded and hash-checked once per process; each config gets a deep copy.
-    return registry.get(name).build()
+    spec = registry.get(name)
+    return spec.build() if width == 1.0 else spec.build_width(width)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -85,7 +86,7 @@ def _measure_into(row: dict, config: Config, budget: Budget) -> None:
     """Build, transform and measure ``config``; fill ``row`` as each figure arrives."""
     spec = registry.get(config.model)
     device = torch.device(config.device)
-    model = copy.deepcopy(_base_model(config.model)).eval()
+    model = copy.deepcopy(_base_model(config.model, config.width)).eval()
     x = spec.make_input(config.batch_size)
     row["metric"] = spec.metric
     row["params"] = sum(p.numel() for p in model.parameters())

@@ -241,17 +241,22 @@ class Store:
             raise ValueError(f"{given} is not supported; give format='parquet' or 'csv' "
                              "(or an out path ending in .parquet, .pq or .csv)")
         df = self.dataframe()
-        out.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target and rename: an interrupted export never leaves half a file.
         tmp = out.with_name(f".{out.name}.tmp")
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)
             if fmt == "csv":
                 df.to_csv(tmp, index=False)
             else:
                 _parquet_safe(df).to_parquet(tmp, index=False)
             os.replace(tmp, out)
+        except OSError as exc:
+            raise ValueError(f"out={out} cannot be written ({exc.strerror or exc}); give a writable path") from None
         finally:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
         return out
 
 

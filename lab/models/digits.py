@@ -77,7 +77,7 @@ def _recorded(name: str) -> float | None:
 
 
 registry.register(registry.ModelSpec(
-    name="digits-mlp", build=_build_mlp, make_input=make_input, evaluate=accuracy,
+    name="digits-mlp", build=_build_mlp, make_input=make_input, evaluate=accuracy, train_data=lambda: digits_split()[:2],
     task="image classification (8x8 digits, 10 classes)", metric="accuracy",
     description="MLP 64-1024-1024-1024-10 on scikit-learn digits",
     recorded_quality=_recorded("digits-mlp"),

@@ -24,12 +24,19 @@ class ModelSpec:
     make_input: batch_size -> input tensor (or tuple of tensors) for one forward pass, on the CPU
     evaluate:   (model, device, input_dtype) -> quality metric on held-out data; None if unknown
     metric:     name of the quality metric (e.g. 'accuracy'); higher is better
+    train_data: () -> (inputs, labels) of the training split, on the CPU: for recovery
+                fine-tuning (cross-entropy on the labels) and for calibrating static
+                quantization; None when the model has none (those knobs then say so)
+    build_width: width multiplier -> a fresh trained model of that width (trained on
+                demand and cached); None for models without a width knob
     """
 
     name: str
     build: Callable[[], nn.Module]
     make_input: Callable[[int], torch.Tensor]
     evaluate: Callable[[nn.Module, torch.device, torch.dtype], float] | None = None
+    train_data: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
+    build_width: Callable[[float], nn.Module] | None = None
     task: str = "custom"
     metric: str = "accuracy"
     description: str = ""
@@ -55,6 +62,7 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 def register_model(name: str, build: Callable[[], nn.Module] | nn.Module, make_input: Callable[[int], torch.Tensor],
                    evaluate: Callable[[nn.Module, torch.device, torch.dtype], float] | None = None, *,
+                   train_data: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
                    task: str = "custom", metric: str = "accuracy", description: str = "") -> ModelSpec:
     """Bring your own model: after this, ``Config(model=name, ...)`` works like a built-in.
 
@@ -72,7 +80,7 @@ def register_model(name: str, build: Callable[[], nn.Module] | nn.Module, make_i
     if not callable(build) or not callable(make_input):
         raise ValueError("build and make_input must be callables (build may also be an nn.Module)")
     return register(ModelSpec(name=name, build=build, make_input=make_input, evaluate=evaluate,
-                              task=task, metric=metric, description=description))
+                              train_data=train_data, task=task, metric=metric, description=description))
 
 
 def names() -> list[str]:

@@ -12,9 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-
-class Unsupported(Exception):
-    """This scheme / method cannot run on this device; str() is the reason."""
+from lab.transforms import Unsupported
 
 
 @dataclasses.dataclass(frozen=True)
