@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pruning methods (default none)")
     run.add_argument("--sparsity", type=_comma_list("--sparsity", float), default=[0.0],
                      help="fractions of weights to remove, 0 <= s < 1")
+    run.add_argument("--finetune-epochs", dest="finetune_epochs", type=_comma_list("--finetune-epochs", int),
+                     default=[0], help="epochs of recovery fine-tuning after pruning (default 0)")
+    run.add_argument("--width", type=_comma_list("--width", float), default=[1.0],
+                     help="width multipliers 0.25..2 for models that have one (trained on first use, then cached)")
     run.add_argument("--format", choices=("table", "json", "csv"), default="table",
                      help="table (default), json (one JSON object per line) or csv; json/csv carry every column")
     run.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
@@ -165,7 +169,8 @@ def cmd_run(args, out, err) -> int:
     from lab.store import Store
 
     knobs = {"model": args.model, "batch_size": args.batch_size, "quant": args.quant, "device": args.device,
-             "compile": args.compile, "prune_method": args.prune_method, "sparsity": args.sparsity}
+             "compile": args.compile, "prune_method": args.prune_method, "sparsity": args.sparsity,
+             "finetune_epochs": args.finetune_epochs, "width": args.width}
     if args.threads is not None:
         knobs["threads"] = args.threads
     configs = lab.grid(**knobs)

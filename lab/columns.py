@@ -18,8 +18,16 @@ COLUMNS: dict[str, str] = {
     "threads": "torch intra-op threads during the measurement",
     "quant": "precision / quantization scheme",
     "compile": "torch.compile on (true) or off",
-    "prune_method": "pruning method (none, ...)",
-    "sparsity": "fraction of weights removed (0-1)",
+    "prune_method": "pruning method: none, unstructured, unstructured-global, random, random-global, structured, 2:4",
+    "sparsity": "target fraction of weights removed (0-1)",
+    "finetune_epochs": "epochs of recovery fine-tuning asked for after pruning",
+    "width": "width multiplier of the model (1 = the shipped model)",
+    "sparsity_reached": "fraction of prunable weights (Linear/Conv) that are zero",
+    "sparse_size_mib": "weights as stored with prunable layers in CSR sparse format (MiB)",
+    "finetune_epochs_done": "fine-tuning epochs completed",
+    "finetune_s": "wall-clock time of recovery fine-tuning (s)",
+    "finetune_energy_j": "energy of recovery fine-tuning, from energy_source (J)",
+    "accuracy_before_finetune": "quality metric after pruning, before fine-tuning",
     # timing of one batch
     "latency_ms_p50": "median latency of one batch (ms)",
     "latency_ms_p90": "90th percentile latency (ms)",
@@ -56,7 +64,7 @@ COLUMNS: dict[str, str] = {
 }
 
 # The columns a terminal table shows (CSV and JSON carry every column).
-TABLE_COLUMNS = ("model", "quant", "prune_method", "sparsity", "batch_size", "threads", "device",
+TABLE_COLUMNS = ("model", "quant", "prune_method", "sparsity", "finetune_epochs", "batch_size", "threads", "device",
                  "latency_ms_p50", "latency_ms_p99", "throughput_sps", "peak_mem_mib", "energy_mj_per_sample",
                  "energy_source", "accuracy", "noisy", "error")
 

@@ -145,7 +145,22 @@ def grid(**knobs) -> list[Config]:
         if not values:
             _fail(name, value, "at least one value")
         axes[name] = values
-    return [Config(**dict(zip(axes, combo))) for combo in itertools.product(*axes.values())]
+    configs = []
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes, combo))
+        # Sparsity means nothing without a pruning method, and a pattern like 2:4
+        # fixes it: `--prune none,structured --sparsity 0.3,0.5` asks for one
+        # baseline and two pruned points, not for the meaningless (none, 0.5).
+        method = _PRUNE_METHODS.get(point.get("prune_method", "none"))
+        if method is not None and "sparsity" in point:
+            if method.name == "none":
+                point["sparsity"] = 0.0
+            elif method.fixed_sparsity is not None:
+                point["sparsity"] = method.fixed_sparsity
+        config = Config(**point)
+        if config not in configs:
+            configs.append(config)
+    return configs
 
 
 def as_configs(configs: Config | Iterable[Config]) -> list[Config]:

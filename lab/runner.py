@@ -23,8 +23,8 @@ from lab.config import Config, as_configs
 from lab.measure import energy, memory, timing
 from lab.models import registry
 from lab.store import Store
+from lab.transforms import Unsupported, finetune, prune, quantize
 from lab.transforms import compile as compile_transform
-from lab.transforms import quantize
 
 DEFAULT_STORE = "default"  # sentinel: the store at lab.store.default_path()
 
@@ -68,38 +68,69 @@ def _one_line(exc: BaseException) -> str:
     message = text[0] if text else ""
     if isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in message or "out of memory" in message:
         return f"out of memory: {message}"
-    if isinstance(exc, quantize.Unsupported):
+    if isinstance(exc, Unsupported):
         return f"unsupported: {message}"
     return f"{type(exc).__name__}: {message}"
 
 
-def _count_flops(model: torch.nn.Module, x) -> int:
+def _count_flops(model: torch.nn.Module, args: tuple) -> int:
     """FLOPs of one sample's forward pass (a multiply-add counts 2)."""
-    one = x[:1] if torch.is_tensor(x) else type(x)(t[:1] for t in x)
+    one = tuple(t[:1] for t in args)
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(*one) if isinstance(one, (tuple, list)) else model(one)
+    # The fused transformer fast path hides its matmuls from the counter.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with counter, torch.no_grad():
+            model(*one)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     return int(counter.get_total_flops())
+
+
+def _to(x, device=None, dtype_of=None):
+    """A model input (tensor or tuple of tensors) as a tuple of forward() args, moved / cast."""
+    args = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    if dtype_of is not None:
+        args = tuple(quantize.cast_input(a, dtype_of) for a in args)
+    return tuple(a.to(device) for a in args) if device is not None else args
+
+
+def _transform(row: dict, config: Config, spec: registry.ModelSpec, device: torch.device):
+    """The configured model, in the order the transforms need: prune and fine-tune in
+    fp32, count what is left, then precision / quantization, then kernels, then compile."""
+    model = copy.deepcopy(_base_model(config.model, config.width)).eval().to(device)
+    fp32_args = _to(spec.make_input(min(config.batch_size, 8)), device)
+    model = prune.prune(model, config.prune_method, config.sparsity, example_input=fp32_args, device=config.device)
+    if config.finetune_epochs:
+        if spec.train_data is None:
+            raise Unsupported(f"finetune_epochs needs a training split; model {config.model} has none")
+        if spec.evaluate is not None:
+            row["accuracy_before_finetune"] = spec.evaluate(model, device, torch.float32)
+        source = _energy_source(config.device)
+        joules_before = source.read_joules()
+        row.update(finetune.finetune(model, spec.train_data(), config.finetune_epochs, device=config.device))
+        row["finetune_energy_j"] = source.read_joules() - joules_before
+    row.update(prune.sparsity_report(model))
+    row["flops"] = _count_flops(model, fp32_args)
+
+    calibration = spec.train_data()[0] if spec.train_data is not None else None
+    model = quantize.quantize(model, config.quant, config.device,
+                              example_input=_to(fp32_args, dtype_of=config.quant), calibration=calibration)
+    row["model_size_mib"] = memory.model_size_mib(model)
+    model = prune.accelerate(model, config.prune_method, config.device)
+    if config.compile:
+        model = compile_transform.compile_model(model)
+    return model
 
 
 def _measure_into(row: dict, config: Config, budget: Budget) -> None:
     """Build, transform and measure ``config``; fill ``row`` as each figure arrives."""
     spec = registry.get(config.model)
     device = torch.device(config.device)
-    model = copy.deepcopy(_base_model(config.model, config.width)).eval()
-    x = spec.make_input(config.batch_size)
     row["metric"] = spec.metric
-    row["params"] = sum(p.numel() for p in model.parameters())
-    row["nonzero_params"] = sum(int(torch.count_nonzero(p)) for p in model.parameters())
-    row["flops"] = _count_flops(model, x)
-
-    model = quantize.quantize(model.to(device), config.quant, config.device)
-    row["model_size_mib"] = memory.model_size_mib(model)
-    x = quantize.cast_input(x, config.quant)
-    x = x.to(device) if torch.is_tensor(x) else type(x)(t.to(device) for t in x)
-    args = tuple(x) if isinstance(x, (tuple, list)) else (x,)
-    if config.compile:
-        model = compile_transform.compile_model(model)
+    model = _transform(row, config, spec, device)
+    args = _to(spec.make_input(config.batch_size), device, dtype_of=config.quant)
 
     def forward():
         return model(*args)

@@ -81,3 +81,8 @@ def test_grid_refuses_unknown_knobs_and_empty_lists():
         grid(model="digits-mlp", colour=["red"])
     with pytest.raises(ValueError, match="batch_size=\\[\\] is not allowed: at least one value"):
         grid(model="digits-mlp", batch_size=[])
+
+
+def test_grid_gives_one_baseline_for_sparsities_without_a_pruning_method():
+    configs = grid(model="digits-mlp", prune_method="none", sparsity=[0.3, 0.5], batch_size=[1, 2])
+    assert [(c.prune_method, c.sparsity, c.batch_size) for c in configs] == [("none", 0.0, 1), ("none", 0.0, 2)]
