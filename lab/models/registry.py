@@ -52,7 +52,7 @@ def _load_builtins() -> None:
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from lab.models import digits  # noqa: F401
+        from lab.models import digits, minilm, mnist1d  # noqa: F401
 
 
 def register(spec: ModelSpec) -> ModelSpec:
