@@ -114,7 +114,8 @@ def _transform(row: dict, config: Config, spec: registry.ModelSpec, device: torc
     row.update(prune.sparsity_report(model))
     row["flops"] = _count_flops(model, fp32_args)
 
-    calibration = spec.train_data()[0] if spec.train_data is not None else None
+    needs_calibration = quantize.get(config.quant).needs_calibration
+    calibration = spec.train_data()[0] if needs_calibration and spec.train_data is not None else None
     model = quantize.quantize(model, config.quant, config.device,
                               example_input=_to(fp32_args, dtype_of=config.quant), calibration=calibration)
     row["model_size_mib"] = memory.model_size_mib(model)

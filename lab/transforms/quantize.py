@@ -1,18 +1,55 @@
 """Precision and quantization: ``quantize(model, scheme, device) -> model``.
 
-One verb, a registry of schemes. Each scheme declares the devices it runs on;
-asking for one elsewhere raises Unsupported with the reason, which the runner
-stores as the row's ``error`` (a sweep goes on).
+One verb and a registry of schemes, each a config object (like torchao's
+``quantize_(model, config)``). Each scheme declares the devices it runs on and,
+where that is not enough, a ``requires`` check (fp8 needs compute capability
+8.9). Asking for a scheme where it can't run raises Unsupported with a one-line
+reason, which the runner stores as the row's ``error`` (a sweep goes on);
+``supported(scheme, device)`` gives the same reason without a model, for the
+dashboard to grey out options.
+
+    model = quantize(model, "int8-static", "cpu", example_input=x, calibration=x_train)
+    y = model(cast_input(x, "int8-static"))
+
+| scheme               | devices   | weights (library)               | activations                       |
+|----------------------|-----------|---------------------------------|-----------------------------------|
+| fp32, bf16, fp16     | all       | that float type                 | that float type                   |
+| int8-dynamic         | cpu       | int8 per tensor (torch.ao)      | int8, one scale per call          |
+| int8-dynamic-torchao | cpu, cuda | int8 per row (torchao)          | int8, one scale per row (token)   |
+| int8-weight-only     | cpu, cuda | int8 per row (torchao)          | fp32                              |
+| int4-weight-only     | cpu, cuda | int4, groups of 32-128 (torchao)| bf16                              |
+| int8-static          | cpu       | int8 per channel (torchao PT2E) | uint8, scales fixed by calibration|
+| fp8                  | cuda 8.9+ | float8 e4m3 per tensor (torchao)| float8, one scale per call        |
+
+Only nn.Linear layers are quantized by the dynamic and weight-only schemes
+(int8-static also takes convolutions); everything else keeps the input dtype.
 """
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Callable
 
 import torch
 from torch import nn
 
 from lab.transforms import Unsupported
+from lab.transforms import quantize_torchao as _ao
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantContext:
+    """What a scheme may need besides the model.
+
+    device: where the model is and will run
+    example_input: args of one forward pass (a tuple; on ``device``, cast to the scheme's input dtype);
+        empty when the caller gave none
+    calibration: real training inputs (CPU, samples along dim 0) for static quantization, or None
+    """
+
+    device: torch.device
+    example_input: tuple = ()
+    calibration: torch.Tensor | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,14 +57,18 @@ class Scheme:
     """name: the ``quant`` column's value
     input_dtype: dtype floating inputs are cast to before the forward pass
     device_types: torch device types it runs on ('cpu', 'cuda', 'mps')
-    apply: model (on the target device) -> quantized model
+    apply: ``apply(model, ctx: QuantContext) -> model`` (model already on ctx.device; may be modified in place)
+    requires: extra check, ``requires(device) -> reason it can't run there, or None``
+    needs_calibration: apply reads ``ctx.calibration`` (so callers load training inputs only for these)
     """
 
     name: str
     input_dtype: torch.dtype
     device_types: tuple[str, ...]
-    apply: Callable[[nn.Module], nn.Module]
+    apply: Callable[[nn.Module, QuantContext], nn.Module]
     description: str = ""
+    requires: Callable[[torch.device], str | None] | None = None
+    needs_calibration: bool = False
 
 
 SCHEMES: dict[str, Scheme] = {}
@@ -38,11 +79,75 @@ def register(scheme: Scheme) -> Scheme:
     return scheme
 
 
-register(Scheme("fp32", torch.float32, ("cpu", "cuda", "mps"), lambda m: m.float(), "32-bit float (reference)"))
-register(Scheme("bf16", torch.bfloat16, ("cpu", "cuda", "mps"), lambda m: m.to(torch.bfloat16),
+# --- int8-dynamic: torch.ao's eager dynamic quantization ----------------------------------------
+
+class MHAFastPathOff(nn.Module):
+    """Runs ``module`` with the nn.TransformerEncoderLayer fast path switched off, then restores it.
+
+    The fast path reads ``linear1.weight`` as a tensor, but a dynamically quantized Linear's
+    ``weight`` is a method, so the quantized model would crash in eval/inference mode. The switch
+    (torch.backends.mha.set_fastpath_enabled) is process-global, so it is flipped only for the
+    duration of each call; a model running in another thread at that moment also takes the slow path.
+    Cost: two flag writes per call, about 1 µs (below the noise of any model worth timing)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, *args, **kwargs):
+        before = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            return self.module(*args, **kwargs)
+        finally:
+            torch.backends.mha.set_fastpath_enabled(before)
+
+
+def _int8_dynamic(model: nn.Module, ctx: QuantContext) -> nn.Module:
+    """torch.ao.quantization.quantize_dynamic on nn.Linear (qint8 weights, per-batch activation scale).
+
+    torch.ao.quantization is deprecated in torch 2.13 (its successor is torchao), but on CPU its
+    fbgemm kernels are still the fastest int8 path in eager mode (int8-dynamic-torchao is slower
+    here), so the lab keeps it and silences its deprecation warnings around this one call."""
+    if not _ao.linears(model):
+        raise Unsupported("int8-dynamic quantizes nn.Linear layers; this model has none")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated")
+        warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel")
+        model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    if any(isinstance(m, nn.TransformerEncoderLayer) for m in model.modules()):
+        model = MHAFastPathOff(model)
+    return model
+
+
+def _float(dtype: torch.dtype) -> Callable[[nn.Module, QuantContext], nn.Module]:
+    return lambda model, ctx: model.to(dtype)
+
+
+ALL = ("cpu", "cuda", "mps")
+register(Scheme("fp32", torch.float32, ALL, _float(torch.float32), "32-bit float (reference)"))
+register(Scheme("bf16", torch.bfloat16, ALL, _float(torch.bfloat16),
                 "bfloat16 weights and activations (fast where the CPU has AVX512-BF16/AMX, or a GPU)"))
-register(Scheme("fp16", torch.float16, ("cpu", "cuda", "mps"), lambda m: m.half(),
+register(Scheme("fp16", torch.float16, ALL, _float(torch.float16),
                 "float16 weights and activations (GPUs; often slow on CPUs)"))
+register(Scheme("int8-dynamic", torch.float32, ("cpu",), _int8_dynamic,
+                "int8 Linear weights, activations quantized per batch on the fly (torch.ao, fbgemm/x86)"))
+register(Scheme("int8-dynamic-torchao", torch.float32, ("cpu", "cuda"), _ao.int8_dynamic,
+                "int8 Linear weights, activations quantized per token on the fly (torchao)",
+                requires=_ao.missing_torchao))
+register(Scheme("int8-weight-only", torch.float32, ("cpu", "cuda"), _ao.int8_weight_only,
+                "int8 Linear weights dequantized in the matmul, fp32 activations (torchao)",
+                requires=_ao.missing_torchao))
+register(Scheme("int4-weight-only", torch.bfloat16, ("cpu", "cuda"), _ao.int4_weight_only,
+                "int4 Linear weights in groups of up to 128, bf16 activations (torchao)",
+                requires=_ao.int4_requires))
+register(Scheme("int8-static", torch.float32, ("cpu",), _ao.int8_static,
+                "int8 weights and activations, scales calibrated on training samples (PT2E, x86); "
+                "eager mode runs quantize/dequantize ops (slow), the compile knob fuses them",
+                requires=_ao.missing_torchao, needs_calibration=True))
+register(Scheme("fp8", torch.bfloat16, ("cuda",), _ao.fp8,
+                "float8 e4m3 Linear weights and activations (torchao; Ada/Hopper GPUs)",
+                requires=_ao.fp8_requires))
 
 
 def get(name: str) -> Scheme:
@@ -52,13 +157,36 @@ def get(name: str) -> Scheme:
         raise ValueError(f"quant={name!r} is not allowed: one of {', '.join(SCHEMES)}") from None
 
 
-def quantize(model: nn.Module, scheme: str, device: str) -> nn.Module:
-    """Return ``model`` converted to ``scheme`` for ``device`` (may modify it in place)."""
+def supported(scheme: str, device: str | torch.device) -> str | None:
+    """Why ``scheme`` can't run on ``device`` (one line), or None if it can. Unknown scheme: ValueError."""
     s = get(scheme)
-    device_type = torch.device(device).type
-    if device_type not in s.device_types:
-        raise Unsupported(f"quant={scheme} does not run on {device_type} (it runs on {', '.join(s.device_types)})")
-    return s.apply(model)
+    dev = torch.device(device)
+    reason = s.requires(dev) if s.requires is not None else None
+    if reason is None and dev.type not in s.device_types:
+        reason = f"quant={s.name} does not run on {dev.type} (it runs on {', '.join(s.device_types)})"
+    return reason
+
+
+def quantize(model: nn.Module, scheme: str, device: str | torch.device, *, example_input=None,
+             calibration: torch.Tensor | None = None) -> nn.Module:
+    """Return ``model`` (already on ``device``) converted to ``scheme``; it may be modified in place.
+
+    example_input: a tensor or tuple of tensors for one forward pass (cast and moved here as needed)
+    calibration: real training inputs (samples along dim 0) for int8-static; other schemes ignore it
+    Raises Unsupported (one-line reason) where the scheme can't run, ValueError for an unknown scheme.
+    """
+    s = get(scheme)
+    dev = torch.device(device)
+    reason = supported(scheme, dev)
+    if reason is not None:
+        raise Unsupported(reason)
+    if example_input is None:
+        args = ()
+    else:
+        args = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
+        args = tuple(t.to(dev) if torch.is_tensor(t) else t for t in cast_input(args, scheme))
+    with torch.no_grad():
+        return s.apply(model, QuantContext(dev, args, calibration))
 
 
 def cast_input(x, scheme: str):
