@@ -8,6 +8,6 @@ __version__ = "0.1.0"
 
 from lab.config import Config, grid  # noqa: E402
 from lab.models.registry import register_model  # noqa: E402
-from lab.runner import Budget, measure, sweep  # noqa: E402
+from lab.runner import Budget, measure, sensitivity_scan, sweep  # noqa: E402
 
-__all__ = ["Config", "grid", "measure", "sweep", "Budget", "register_model", "__version__"]
+__all__ = ["Config", "grid", "measure", "sweep", "sensitivity_scan", "Budget", "register_model", "__version__"]

@@ -152,7 +152,9 @@ def grid(**knobs) -> list[Config]:
         # fixes it: `--prune none,structured --sparsity 0.3,0.5` asks for one
         # baseline and two pruned points, not for the meaningless (none, 0.5).
         method = _PRUNE_METHODS.get(point.get("prune_method", "none"))
-        if method is not None and "sparsity" in point:
+        mixed = len(axes.get("prune_method", ())) > 1  # alone, `none` + a sparsity is a mistake to report
+        valid = isinstance(point.get("sparsity"), (int, float)) and 0 <= point.get("sparsity") < 1
+        if method is not None and mixed and valid:
             if method.name == "none":
                 point["sparsity"] = 0.0
             elif method.fixed_sparsity is not None:

@@ -218,3 +218,17 @@ def sweep(configs: Config | Iterable[Config], *, store: Store | str | None = DEF
         if progress is not None:
             progress(done, len(configs))
     return pd.DataFrame(rows)
+
+
+def sensitivity_scan(model: str, *, sparsities=tuple(i / 10 for i in range(10)), method: str = "unstructured",
+                     width: float = 1.0, on_step: Callable[[int, int], None] | None = None):
+    """Accuracy against sparsity, one layer pruned at a time, for a registered model
+    (DataFrame: layer, sparsity, accuracy, params). See lab.transforms.prune.sensitivity_scan."""
+    spec = registry.get(model)
+    if spec.evaluate is None:
+        raise ValueError(f"model={model!r} is not allowed: the sensitivity scan needs a model with an evaluation")
+    cpu = torch.device("cpu")
+    with torch.inference_mode():
+        return prune.sensitivity_scan(copy.deepcopy(_base_model(model, width)).eval(),
+                                      lambda m: spec.evaluate(m, cpu, torch.float32),
+                                      sparsities=sparsities, method=method, on_step=on_step)

@@ -84,5 +84,8 @@ def test_grid_refuses_unknown_knobs_and_empty_lists():
 
 
 def test_grid_gives_one_baseline_for_sparsities_without_a_pruning_method():
-    configs = grid(model="digits-mlp", prune_method="none", sparsity=[0.3, 0.5], batch_size=[1, 2])
-    assert [(c.prune_method, c.sparsity, c.batch_size) for c in configs] == [("none", 0.0, 1), ("none", 0.0, 2)]
+    configs = grid(model="digits-mlp", prune_method=["none", "unstructured"], sparsity=[0.3, 0.5])
+    assert [(c.prune_method, c.sparsity) for c in configs] == [("none", 0.0), ("unstructured", 0.3),
+                                                               ("unstructured", 0.5)]
+    with pytest.raises(ValueError, match="choose a pruning method"):
+        grid(model="digits-mlp", sparsity=[0.3])

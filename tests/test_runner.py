@@ -115,3 +115,36 @@ def test_register_model_refuses_bad_arguments():
         lab.register_model("", nn.Linear(2, 2), make_input=lambda n: torch.randn(n, 2))
     with pytest.raises(ValueError, match="callables"):
         lab.register_model("x", nn.Linear(2, 2), make_input=None)
+
+
+def test_an_unsupported_scheme_device_pairing_is_a_row_with_an_error():
+    row = lab.measure(lab.Config(model="digits-mlp", quant="fp8", threads=1), budget=TINY)
+    assert row["error"].startswith("unsupported: fp8 needs a CUDA GPU")
+    assert row.get("latency_ms_p50") is None
+
+
+def test_structured_pruning_finetuning_and_int8_go_through_the_runner():
+    base = lab.measure(lab.Config(model="digits-cnn", batch_size=4, threads=1), budget=TINY)
+    row = lab.measure(lab.Config(model="digits-cnn", batch_size=4, threads=1, prune_method="structured",
+                                 sparsity=0.5, finetune_epochs=1, quant="int8-dynamic"), budget=TINY)
+    assert row["error"] is None
+    assert row["params"] < base["params"] / 2 and row["flops"] < base["flops"] / 2
+    assert row["finetune_epochs_done"] == 1 and row["finetune_s"] > 0 and row["finetune_energy_j"] > 0
+    assert row["accuracy"] > row["accuracy_before_finetune"]
+    assert row["model_size_mib"] < base["model_size_mib"]
+
+
+def test_unstructured_pruning_reports_sparsity_reached():
+    row = lab.measure(lab.Config(model="digits-mlp", threads=1, prune_method="unstructured", sparsity=0.9),
+                      budget=TINY)
+    assert abs(row["sparsity_reached"] - 0.9) < 1e-5
+    assert row["nonzero_params"] < 0.2 * row["params"]
+    assert row["sparse_size_mib"] < row["model_size_mib"]
+
+
+def test_sensitivity_scan_for_a_registered_model():
+    df = lab.sensitivity_scan("digits-mlp", sparsities=[0.0, 0.5])
+    assert list(df.columns) == ["layer", "sparsity", "accuracy", "params"]
+    assert len(df) == 4 * 2   # four Linear layers x two sparsities
+    dense = df[df["sparsity"] == 0.0]["accuracy"]
+    assert dense.tolist() == pytest.approx([lab.models.registry.get("digits-mlp").recorded_quality] * 4, abs=1e-6)
