@@ -13,7 +13,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 help:
 	@echo "make lab        open JupyterLab on the lab's first notebook (installs on first use)"
 	@echo "make test       run the whole test suite (installs on first use)"
-	@echo "make benchmark  run benchmarks/fidelity.py (the lab's timer vs torch.utils.benchmark)"
+	@echo "make benchmark  run the benchmarks (timer fidelity; what each optimization buys)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ test: install
 
 benchmark: install
 	$(BIN)/python benchmarks/fidelity.py
+	$(BIN)/python benchmarks/optimizations.py
 
 clean-results:
 	rm -rf data/results
