@@ -5,8 +5,9 @@ times the SAME model object on the SAME input tensor with the SAME thread count
 under torch.inference_mode(), once with the lab's ``time_calls`` (the p50 of
 per-call samples) and once with torch.utils.benchmark's
 ``Timer(...).blocked_autorange()`` (the median of per-block means), and prints
-the ratio lab_p50 / torch_median. It also times an empty call with both tools:
-the lab's p50 of ``lambda: None`` is the bias its clock reads add to every sample.
+the ratio lab_p50 / torch_median (the median over rounds of each round's
+ratio, see below). It also times an empty call with both tools: the lab's p50
+of ``lambda: None`` is the bias its clock reads add to every sample.
 
 Why the two differ at all: the lab reads the clock around every single call so
 it can keep each sample and report percentiles and a noise flag; Timer runs a
@@ -19,10 +20,12 @@ applies Timer's own statistic to the lab's samples to tell the two apart.
 
 Fairness on a shared machine: the two tools alternate, round by round, with the
 same model object, input tensor, thread count and inference_mode; a round during
-which other processes used the CPU is retried (and reported), and each tool's
-result is the median of its per-round figures. With --threads at all cores
-(the default), another process on the CPU stalls every parallel region of a
-forward pass, by up to a scheduler slice; on a busy machine --threads 1 is steadier.
+which other processes used the CPU is retried (and reported). Each tool's
+figure is the median of its per-round figures; the ratio is the median of the
+per-round ratios, whose two halves were measured seconds apart. With --threads
+at all cores (the default), another process on the CPU stalls every parallel
+region of a forward pass, by up to a scheduler slice; on a busy machine
+--threads 1 is steadier.
 
 Targets: every ratio within 0.95-1.05; overhead under 10 µs per timed call.
 The exit code is 0 whatever the numbers (a benchmark, not a test); 1 when a
@@ -172,11 +175,6 @@ def measure_case(model, x, args, policy, min_run_time) -> dict:
 
     with hardware.torch_threads(args.threads):
         forward()  # untimed first call (allocations, oneDNN primitives) so neither tool pays it in round 0
-        start = time.perf_counter()
-        forward()
-    # Timer gets at least as many calls as the lab's min_runs: for a slow model
-    # (a second per call) min_run_time alone would give it a single block.
-    min_run_time = max(min_run_time, policy.min_runs * (time.perf_counter() - start))
     rounds, case_start = [], time.perf_counter()
     # Keep going until `rounds` rounds were quiet, trying at most twice that many
     # and starting none after --max-case-s; busy rounds stay in the JSON but
@@ -187,28 +185,37 @@ def measure_case(model, x, args, policy, min_run_time) -> dict:
         wait_for_quiet(args.max_wait)
         since = _cpu_snapshot()
         # Alternate which tool goes first, so a drift in machine load hits both equally.
+        # Round 0 starts with the lab, so Timer always knows the latest lab p50.
         for tool in ("lab", "torch") if len(rounds) % 2 == 0 else ("torch", "lab"):
             if tool == "lab":
                 lab = lab_timing(forward, policy, args.threads)
             else:
-                ref = torch_timing(stmt, {"model": model, "x": x}, args.threads, min_run_time)
+                # At least the lab's min_runs calls: for a slow model (a second a
+                # call) min_run_time alone would give Timer a single block.
+                run_time = max(min_run_time, policy.min_runs * lab.p50 / 1e3)
+                ref = torch_timing(stmt, {"model": model, "x": x}, args.threads, run_time)
         load = foreign_cores(since)
         rounds.append({"lab_p50_ms": lab.p50, "lab_mean_ms": lab.mean, "lab_samples": lab.n,
                        "lab_blocked_ms": as_blocks_ms(lab.samples_ms, ref.number_per_run),
                        "torch_median_ms": ref.median * 1e3, "torch_blocks": len(ref.raw_times),
-                       "torch_block_size": ref.number_per_run, "foreign_cores": load, "quiet": load < QUIET_CORES})
+                       "torch_block_size": ref.number_per_run, "torch_min_run_time_s": run_time,
+                       "foreign_cores": load, "quiet": load < QUIET_CORES})
     used = [r for r in rounds if r["quiet"]] or rounds
 
     def median(key):  # median over rounds of one tool's per-round figure
         return statistics.median(r[key] for r in used)
 
+    # The ratio is the median of each round's own lab/torch ratio: the two figures
+    # of one round are measured seconds apart, while this machine shifts speed
+    # between rounds (by 10-30 %), so dividing each tool's median over all rounds
+    # can set one round's fast spell against another's slow one.
+    ratios = [r["lab_p50_ms"] / r["torch_median_ms"] for r in used]
     lab_ms, torch_ms = median("lab_p50_ms"), median("torch_median_ms")
-    round_ratios = [r["lab_p50_ms"] / r["torch_median_ms"] for r in used]
-    return {"lab_p50_ms": lab_ms, "torch_median_ms": torch_ms, "ratio": lab_ms / torch_ms,
-            "lab_mean_ms": median("lab_mean_ms"), "lab_blocked_ms": median("lab_blocked_ms"),
-            "rounds": len(used), "quiet_rounds": sum(r["quiet"] for r in rounds),
-            "torch_min_run_time_s": min_run_time, "round_ratio_min": min(round_ratios),
-            "round_ratio_max": max(round_ratios), "all_rounds": rounds}
+    return {"lab_p50_ms": lab_ms, "torch_median_ms": torch_ms, "ratio": statistics.median(ratios),
+            "ratio_of_medians": lab_ms / torch_ms, "round_ratio_min": min(ratios), "round_ratio_max": max(ratios),
+            "blocked_ratio": statistics.median(r["lab_blocked_ms"] / r["torch_median_ms"] for r in used),
+            "lab_mean_ms": median("lab_mean_ms"), "rounds": len(used),
+            "quiet_rounds": sum(r["quiet"] for r in rounds), "all_rounds": rounds}
 
 
 def measure_overhead(args, policy, min_run_time) -> dict:
@@ -270,10 +277,11 @@ def print_report(cases, overhead, quick: bool) -> None:
         quiet = f"{c['quiet_rounds']}/{len(c['all_rounds'])}"
         print(row + f"{c['lab_p50_ms']:>10.4f} {c['torch_median_ms']:>12.4f} {c['ratio']:>6.3f} "
               f"{'yes' if within(c['ratio']) else 'NO':>9} {spread:>12} {quiet:>5} "
-              f"{c['lab_blocked_ms'] / c['torch_median_ms']:>17.3f}")
-    print("round ratios: lowest-highest lab/torch within one round; quiet: rounds without other processes "
-          "on the CPU / rounds run;\nlab blocked/torch: median of block means of the lab's own samples "
-          "(Timer's statistic) over Timer's median")
+              f"{c['blocked_ratio']:>17.3f}")
+    print("lab p50, torch med: medians over the rounds used (the quiet ones, if any)\n"
+          "ratio: median over those rounds of each round's lab p50 / torch median; round ratios: their range\n"
+          "quiet: rounds without other processes on the CPU / rounds run\n"
+          "lab blocked/torch: as ratio, with Timer's statistic (median of block means) on the lab's own samples")
     ok_overhead = overhead["overhead_us"] < OVERHEAD_TARGET_US
     print(f"\noverhead: lab p50 of an empty call {overhead['overhead_us']:.3f} µs "
           f"(target < {OVERHEAD_TARGET_US:.0f} µs: {'yes' if ok_overhead else 'NO'}); "

@@ -1,32 +1,305 @@
-"""DataFrame in, matplotlib Axes out. No measuring here: plots read rows."""
+"""DataFrame in, matplotlib Axes out. No measuring here: plots read rows.
+
+    plots.latency_vs_batch(df)                       # p50 line, p90-p99 band, one line per quant
+    plots.tradeoff(df, x="energy_mj_per_sample")     # quality against cost, Pareto front drawn
+    fig = plots.dashboard_figure(df, current=ids)    # the dashboard's six panels, one Figure
+
+Every function takes ``ax`` (or makes one with pyplot, for notebooks) and returns
+it. Rows with an ``error`` are left out; an empty frame gives labelled, empty axes
+saying so. Units are on every axis; the energy axis names its ``energy_source``
+and the quality axis the row's ``metric``. ``current`` (a config_id or several)
+highlights what the user is looking at now. ``dashboard_figure`` builds a bare
+``matplotlib.figure.Figure`` (no pyplot), so a worker thread may draw it; it is
+composed in lab.dashboard.figure, which also uses the helpers below (column,
+current_ids, line_style, current_star) to move a highlight without redrawing.
+"""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+import functools
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lab.pareto import pareto_front
+
+BATCH_LABEL = "batch size (samples)"
+# Knobs that can tell two series apart, in the order a series label names them.
+SERIES_KNOBS = ("model", "width", "prune_method", "sparsity", "finetune_epochs", "quant", "device", "threads",
+                "compile", "batch_size")
+_QUALITY_UNITS = {"accuracy": "fraction correct", "embedding_cosine": "cosine similarity to fp32"}
+_EMPTY = "no points yet"
 
 
-def latency_vs_batch(df, ax=None, hue: str = "quant"):
+@functools.lru_cache(maxsize=1)
+def palette() -> tuple:
+    """Seaborn's colour-blind palette (10 colours), as RGB tuples."""
+    import seaborn as sns  # lazy: seaborn is only needed for its palette
+
+    return tuple(sns.color_palette("colorblind"))
+
+
+def _new_ax():
+    import matplotlib.pyplot as plt  # lazy: pyplot only for the notebook convenience path
+
+    return plt.subplots(figsize=(5, 3.2))[1]
+
+
+def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows that were measured (no ``error``)."""
+    if df is None or len(df) == 0:
+        return pd.DataFrame() if df is None else df.iloc[0:0]
+    return df[df["error"].isna()] if "error" in df else df
+
+
+def column(df: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` as floats (NaN where missing or not a number)."""
+    if name not in df:
+        return pd.Series(np.nan, index=df.index, dtype=float)
+    return pd.to_numeric(df[name], errors="coerce").astype(float)
+
+
+def current_ids(current) -> set[str]:
+    if current is None:
+        return set()
+    return {current} if isinstance(current, str) else {str(c) for c in current}
+
+
+def _fmt(knob: str, value) -> str:
+    if knob == "sparsity":
+        return f"sparsity {float(value):g}"
+    if knob == "finetune_epochs":
+        return f"+{int(value)} ep" if value else "no fine-tune"
+    if knob == "threads":
+        return f"{int(value)} thr"
+    if knob == "compile":
+        return "compiled" if value is True or str(value).lower() == "true" else "eager"
+    if knob == "width":
+        return f"width {float(value):g}"
+    if knob == "batch_size":
+        return f"batch {int(value)}"
+    return str(value)
+
+
+def _series_label(knobs: dict) -> str:
+    parts = []
+    for knob, value in knobs.items():
+        if knob == "sparsity" and knobs.get("prune_method", "none") == "none":
+            continue
+        parts.append("dense" if knob == "prune_method" and value == "none" else _fmt(knob, value))
+    return " · ".join(parts)
+
+
+def series(df: pd.DataFrame, exclude=("batch_size",)) -> pd.Series:
+    """A short label per row naming the knobs that vary across ``df`` (except ``exclude``),
+    e.g. 'digits-mlp · bf16'; the model name when nothing varies."""
+    knobs = [k for k in SERIES_KNOBS if k in df and k not in exclude]
+    varying = [k for k in knobs if df[k].astype(str).nunique(dropna=False) > 1]
+    if "sparsity" in varying and "prune_method" not in varying:
+        varying.insert(varying.index("sparsity"), "prune_method")
+    shown = varying or [k for k in ("model",) if k in df]
+    if not shown or len(df) == 0:
+        return pd.Series("all", index=df.index, dtype=object)
+    labels, seen = [], {}
+    for combo in zip(*(df[k].tolist() for k in shown)):  # one label per distinct combination
+        if combo not in seen:
+            seen[combo] = _series_label(dict(zip(shown, combo)))
+        labels.append(seen[combo])
+    return pd.Series(labels, index=df.index, dtype=object)
+
+
+def colours(keys) -> dict:
+    """Stable colours: the i-th distinct key (in first-seen order) gets palette()[i % 10]."""
+    distinct = list(dict.fromkeys(keys))
+    return {key: palette()[i % len(palette())] for i, key in enumerate(distinct)}
+
+
+def _empty(ax, message: str = _EMPTY):
+    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color="0.5")
+
+
+def line_style(state: str) -> dict:
+    """Line style of a series: 'current' (the selection shown now), 'faded' (another one while a
+    selection is shown) or 'plain' (no selection)."""
+    return {"linewidth": 2.4 if state == "current" else 1.2, "markersize": 5 if state == "current" else 3,
+            "alpha": 0.45 if state == "faded" else 1.0, "zorder": 3 if state == "current" else 2}
+
+
+BAND_ALPHA = {"current": 0.2, "faded": 0.08, "plain": 0.2}
+SERIES_GID = "lab-series:"  # gid prefix of a series' artists, so restyle() finds them
+
+
+def highlight_state(is_current: bool, any_current: bool) -> str:
+    """'current', 'faded' (another series is current) or 'plain' (nothing is)."""
+    return "current" if is_current else "faded" if any_current else "plain"
+
+
+def _batch_plot(df, ax, y: str, ylabel: str, hue: str, current, legend: bool, band: tuple[str, str] | None = None,
+                colour_of: dict | None = None):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Polygon
+
+    ax = ax if ax is not None else _new_ax()
+    ax.set_xlabel(BATCH_LABEL)
+    ax.set_ylabel(ylabel)
+    ok = ok_rows(df)
+    xs, ys = column(ok, "batch_size").to_numpy(), column(ok, y).to_numpy()
+    keep = ~np.isnan(xs) & ~np.isnan(ys)
+    if not keep.any():
+        _empty(ax)
+        return ax
+    keys = (ok[hue] if hue in ok else series(ok)).to_numpy()[keep]
+    xs, ys = xs[keep], ys[keep]
+    ids = current_ids(current)
+    now = ok["config_id"].isin(ids).to_numpy()[keep] if ids and "config_id" in ok else np.zeros(len(xs), bool)
+    lows, highs = (column(ok, band[0]).to_numpy()[keep], column(ok, band[1]).to_numpy()[keep]) if band else (None, None)
+    colour_of = colour_of or colours(keys)
+    for key in dict.fromkeys(keys):  # first-seen order: stable colours and legend
+        mine = np.flatnonzero(keys == key)
+        mine = mine[np.argsort(xs[mine], kind="stable")]
+        state = highlight_state(bool(now[mine].any()), bool(now.any()))
+        label = f"{hue}={key}" if hue in ok and not hue.startswith("_") else str(key)
+        # Line2D + add_line: a third cheaper than ax.plot, and the live dashboard makes ~50 per redraw.
+        line = Line2D(xs[mine], ys[mine], marker="o", color=colour_of.get(key) or palette()[0], label=label,
+                      gid=f"{SERIES_GID}{key}", **line_style(state))
+        ax.add_line(line)
+        if band is not None:
+            ok_band = ~np.isnan(lows[mine]) & ~np.isnan(highs[mine])
+            if ok_band.any():
+                bx, lo, hi = xs[mine][ok_band], lows[mine][ok_band], highs[mine][ok_band]
+                polygon = Polygon(np.column_stack([np.r_[bx, bx[::-1]], np.r_[lo, hi[::-1]]]), closed=True,
+                                  facecolor=line.get_color(), alpha=BAND_ALPHA[state], linewidth=0,
+                                  gid=f"{SERIES_GID}{key}", zorder=1)
+                ax.add_patch(polygon)
+    ax.autoscale_view()
+    _log2_batch_axis(ax)
+    if legend:
+        ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def _log2_batch_axis(ax) -> None:
+    """Batch sizes on a log2 axis labelled 1, 2, 4, ... in plain text (mathtext 2^n labels cost a
+    parse per tick on every redraw; the live dashboard redraws on every point)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(LogLocator(base=2, numticks=10))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def latency_vs_batch(df, ax=None, hue: str = "quant", current=None, legend: bool = True, colour_of=None):
     """Median latency per batch (ms, line) with the p90-p99 band, one line per ``hue`` value."""
-    ax = ax or plt.subplots(figsize=(5, 3.2))[1]
-    ok = df[df["error"].isna()] if "error" in df else df
-    for key, group in ok.sort_values("batch_size").groupby(hue, sort=False):
-        line, = ax.plot(group["batch_size"], group["latency_ms_p50"], marker="o", label=f"{hue}={key}")
-        ax.fill_between(group["batch_size"], group["latency_ms_p90"], group["latency_ms_p99"],
-                        color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size (samples)")
-    ax.set_ylabel("latency per batch, p50 (ms)")
-    ax.legend(frameon=False)
-    return ax
+    return _batch_plot(df, ax, "latency_ms_p50", "latency per batch, p50 (ms)", hue, current, legend,
+                       band=("latency_ms_p90", "latency_ms_p99"), colour_of=colour_of)
 
 
-def throughput_vs_batch(df, ax=None, hue: str = "quant"):
+def throughput_vs_batch(df, ax=None, hue: str = "quant", current=None, legend: bool = True, colour_of=None):
     """Throughput (samples/s) per batch size, one line per ``hue`` value."""
-    ax = ax or plt.subplots(figsize=(5, 3.2))[1]
-    ok = df[df["error"].isna()] if "error" in df else df
-    for key, group in ok.sort_values("batch_size").groupby(hue, sort=False):
-        ax.plot(group["batch_size"], group["throughput_sps"], marker="o", label=f"{hue}={key}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size (samples)")
-    ax.set_ylabel("throughput (samples/s)")
-    ax.legend(frameon=False)
+    return _batch_plot(df, ax, "throughput_sps", "throughput (samples/s)", hue, current, legend,
+                       colour_of=colour_of)
+
+
+def memory_vs_batch(df, ax=None, hue: str = "quant", current=None, legend: bool = True, colour_of=None):
+    """Peak memory one forward pass adds (MiB) per batch size, one line per ``hue`` value."""
+    return _batch_plot(df, ax, "peak_mem_mib", "peak memory per pass (MiB)", hue, current, legend,
+                       colour_of=colour_of)
+
+
+def energy_label(df) -> str:
+    """'energy per sample (mJ, estimate)': the unit and where the numbers came from."""
+    sources = []
+    if df is not None and "energy_source" in df:
+        sources = [str(s) for s in dict.fromkeys(ok_rows(df)["energy_source"].dropna())]
+    return f"energy per sample (mJ, {' / '.join(sources) if sources else 'source unknown'})"
+
+
+def energy_vs_batch(df, ax=None, hue: str = "quant", current=None, legend: bool = True, colour_of=None):
+    """Energy per sample (mJ) per batch size; the axis names the energy_source (nvml, rapl, estimate)."""
+    return _batch_plot(df, ax, "energy_mj_per_sample", energy_label(df), hue, current, legend,
+                       colour_of=colour_of)
+
+
+def quality_label(df, y: str = "accuracy") -> str:
+    """The quality axis: the rows' ``metric`` (e.g. accuracy, embedding_cosine) with its unit."""
+    metrics = []
+    if df is not None and "metric" in df and y == "accuracy":
+        metrics = [str(m) for m in dict.fromkeys(ok_rows(df)["metric"].dropna())]
+    if len(metrics) == 1:
+        name = metrics[0]
+        return f"{name} ({_QUALITY_UNITS.get(name, 'higher is better')})"
+    if metrics:
+        return f"quality: {' / '.join(metrics)} (higher is better)"
+    return f"{y} ({_QUALITY_UNITS.get(y, 'higher is better')})"
+
+
+_X_LABELS = {"latency_ms_p50": "latency per batch, p50 (ms)", "energy_mj_per_sample": None,
+             "latency_ms_p99": "latency per batch, p99 (ms)", "peak_mem_mib": "peak memory per pass (MiB)",
+             "model_size_mib": "model size (MiB)", "flops": "FLOPs per sample"}
+
+
+def tradeoff(df, x: str = "latency_ms_p50", y: str = "accuracy", current=None, ax=None, hue: str | None = None,
+             colour_of=None, front: bool = True):
+    """Quality (``y``, higher is better) against a cost (``x``, lower is better): every measured row
+    a point, the Pareto front (lab.pareto) a dashed staircase, ``current`` config_id(s) ringed."""
+    ax = ax if ax is not None else _new_ax()
+    ax.set_xlabel(energy_label(df) if x == "energy_mj_per_sample" else _X_LABELS.get(x) or x)
+    ax.set_ylabel(quality_label(df, y))
+    ok = ok_rows(df)
+    ok = ok[column(ok, x).notna() & column(ok, y).notna()] if len(ok) else ok
+    if len(ok) == 0:
+        _empty(ax)
+        return ax
+    keys = ok[hue] if hue and hue in ok else series(ok)
+    colour_of = colour_of or colours(keys)
+    xs, ys = column(ok, x), column(ok, y)
+    ax.scatter(xs, ys, s=22, c=[colour_of.get(k, "0.5") for k in keys], zorder=2, linewidths=0)
+    if front:
+        best = pareto_front(ok.assign(_x=xs, _y=ys), {"_x": "min", "_y": "max"}).sort_values("_x")
+        if len(best):
+            # The staircase: from each front point, the next is cheaper-to-worse.
+            ax.step(best["_x"], best["_y"], where="post", linestyle="--", color="0.25", linewidth=1,
+                    zorder=1, label="Pareto front")
+            ax.scatter(best["_x"], best["_y"], s=40, facecolors="none", edgecolors="0.25", linewidths=1, zorder=3)
+    current_star(ax, ok, xs, ys, current)
     return ax
+
+
+def current_star(ax, ok, xs, ys, current) -> None:
+    """The current configuration(s) as black stars (one artist, gid 'lab-current'; kept even when empty)."""
+    ids = current_ids(current)
+    now = ok["config_id"].isin(ids).to_numpy() if ids and "config_id" in ok else np.zeros(len(ok), bool)
+    points = np.column_stack([np.asarray(xs)[now], np.asarray(ys)[now]]) if now.any() else np.empty((0, 2))
+    star = next((c for c in ax.collections if c.get_gid() == "lab-current"), None)
+    if star is None:
+        ax.scatter(points[:, 0], points[:, 1], s=130, marker="*", c="black", zorder=4,
+                   label="current" if len(points) else "_current", gid="lab-current")
+    else:
+        star.set_offsets(points)
+        star.set_label("current" if len(points) else "_current")
+
+
+def dashboard_figure(df, current=None, **kwargs) -> Figure:
+    """The live dashboard's six panels on one Figure (no pyplot; a worker thread may draw it):
+    latency, throughput, peak memory and energy per sample against batch size, and quality
+    against latency and against energy at one batch size with the Pareto front, ``current``
+    (config_id(s)) highlighted everywhere. Keywords: figsize, dpi, title, max_legend, fig
+    (a Figure an earlier call returned, redrawn in place). See lab.dashboard.figure."""
+    from lab.dashboard.figure import dashboard_figure as compose  # the composition lives with the dashboard
+
+    return compose(df, current, **kwargs)
+
+
+def to_bytes(fig: Figure, format: str = "png", **kwargs) -> bytes:
+    """Render ``fig`` (Agg, no pyplot) to bytes in ``format`` (png, svg, pdf)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    if format == "png":
+        kwargs.setdefault("pil_kwargs", {"compress_level": 1})  # fast: the PNG is redrawn on every point
+    fig.savefig(buffer, format=format, **kwargs)
+    return buffer.getvalue()

@@ -66,7 +66,9 @@ def _reset_high_water_mark() -> bool:
 
 def cpu_peak_bytes(fn: Callable[[], object], sample_period_s: float = 0.0005) -> int:
     """Peak resident bytes ``fn()`` adds over what was resident before the call (Linux)."""
-    gc.collect()
+    # Young generations only: a full collection holds the GIL for hundreds of ms
+    # once pandas and matplotlib are loaded, freezing a notebook's main thread.
+    gc.collect(1)
     if _LIBC is not None:
         _LIBC.mallopt(_M_MMAP_THRESHOLD, _MEASURE_MMAP_THRESHOLD)
         _LIBC.malloc_trim(0)

@@ -271,7 +271,11 @@ def sparsity_report(model: nn.Module) -> dict:
             if key in names and type(value) is torch.Tensor and value.dim() >= 2:
                 with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and only stored here
                     warnings.simplefilter("ignore", UserWarning)
-                    value = value.reshape(value.shape[0], -1).to_sparse_csr()
+                    csr = value.reshape(value.shape[0], -1).to_sparse_csr()
+                    # to_sparse_csr's col_indices is a view of a larger index buffer and
+                    # torch.save writes the whole buffer: copy the parts to store only them.
+                    value = torch.sparse_csr_tensor(csr.crow_indices().clone(), csr.col_indices().clone(),
+                                                    csr.values().clone(), csr.shape, check_invariants=False)
             state[key] = value
         buffer = io.BytesIO()
         torch.save(state, buffer)

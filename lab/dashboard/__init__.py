@@ -1,0 +1,23 @@
+"""The live lab: ``Dashboard`` (ipywidgets panel), split so the logic is testable without widgets.
+
+    controls.py  control values -> configs (pure), options this hardware can't run, with reasons
+    worker.py    the background worker: newest selection wins, store hits at once, rows committed
+    figure.py    the six panels of lab.plots on one Figure, redrawn in place; restyle() moves a highlight
+    render.py    that figure to PNG bytes, reusing its static layer while limits and labels stay
+    files.py     the rows table; saving figures (with their rows) and exporting rows
+    layout.py    the control widgets and how they constrain each other   } the only modules importing
+    panel.py     Dashboard: requests, worker events, redraws, public API  } ipywidgets (lab.widgets re-exports)
+
+Importing this package does not import ipywidgets; ``Dashboard`` loads it on first use.
+"""
+from lab.dashboard.controls import configs_from_controls
+
+__all__ = ["Dashboard", "configs_from_controls"]
+
+
+def __getattr__(name):
+    if name == "Dashboard":
+        from lab.dashboard.panel import Dashboard
+
+        return Dashboard
+    raise AttributeError(f"module 'lab.dashboard' has no attribute {name!r}")
