@@ -52,6 +52,7 @@ COLUMNS: dict[str, str] = {
     "accuracy": "the model's quality metric on held-out data (higher is better)",
     # flags
     "error": "why this configuration failed (empty when it did not)",
+    "budget": "timing budget: default, quick (short windows, interactive) or custom",
     # identity and environment
     "config_id": "hash of the configuration: its identity in the store",
     "env_id": "hash of the environment fields that decide re-use",

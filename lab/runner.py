@@ -163,6 +163,19 @@ def _measure_into(row: dict, config: Config, budget: Budget) -> None:
         row["accuracy"] = spec.evaluate(model, device, quantize.get(config.quant).input_dtype)
 
 
+def budget_name(budget: Budget) -> str:
+    """'default', 'quick' or 'custom': stored on every row, so a quick row is never
+    passed off as a full-precision one."""
+    return "default" if budget == Budget() else "quick" if budget == Budget.quick() else "custom"
+
+
+def _serves(cached: dict, budget: Budget) -> bool:
+    # A row measured with the full default budget can answer any request; a quick
+    # or custom one only a request made with the same budget.
+    stored = cached.get("budget", "default")
+    return stored == "default" or stored == budget_name(budget)
+
+
 def measure(config: Config, *, budget: Budget = Budget(), store: Store | str | None = None) -> dict:
     """Measure one configuration and return its row (see lab.columns for every field).
 
@@ -172,7 +185,7 @@ def measure(config: Config, *, budget: Budget = Budget(), store: Store | str | N
     env = _environment(config.device)
     row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "error": None}
+           "budget": budget_name(budget), "error": None}
     with hardware.torch_threads(config.threads), torch.inference_mode():
         try:
             _measure_into(row, config, budget)
@@ -210,6 +223,7 @@ def sweep(configs: Config | Iterable[Config], *, store: Store | str | None = DEF
         cached = None
         if store is not None and not force:
             cached = store.latest(config.config_id, _environment(config.device)["env_id"])
+            cached = cached if cached and _serves(cached, budget) else None
         row = {**cached, "from_store": True} if cached else {**measure(config, budget=budget, store=store),
                                                               "from_store": False}
         rows.append(row)

@@ -148,3 +148,14 @@ def test_sensitivity_scan_for_a_registered_model():
     assert len(df) == 4 * 2   # four Linear layers x two sparsities
     dense = df[df["sparsity"] == 0.0]["accuracy"]
     assert dense.tolist() == pytest.approx([lab.models.registry.get("digits-mlp").recorded_quality] * 4, abs=1e-6)
+
+
+def test_a_quick_row_is_not_reused_for_a_default_request(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    config = lab.Config(model="digits-mlp", threads=1)
+    quick = lab.sweep(config, store=store, budget=lab.Budget.quick())
+    assert quick["budget"].tolist() == ["quick"]
+    assert lab.sweep(config, store=store, budget=lab.Budget.quick())["from_store"].all()
+    assert lab.runner._serves(quick.iloc[0].to_dict(), lab.Budget.quick())
+    assert not lab.runner._serves(quick.iloc[0].to_dict(), lab.Budget())
+    assert lab.runner._serves({"budget": "default"}, lab.Budget.quick())
