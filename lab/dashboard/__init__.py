@@ -5,10 +5,10 @@
     figure.py    the six panels of lab.plots on one Figure, redrawn in place; restyle() moves a highlight
     render.py    that figure to PNG bytes, reusing its static layer while limits and labels stay
     files.py     the rows table; saving figures (with their rows) and exporting rows
-    layout.py    the control widgets and how they constrain each other   } the only modules importing
-    panel.py     Dashboard: requests, worker events, redraws, public API  } ipywidgets (lab.widgets re-exports)
 
-Importing this package does not import ipywidgets; ``Dashboard`` loads it on first use.
+The widgets themselves (the only modules importing ipywidgets) are in lab/widgets/:
+layout.py and panel.py. Importing this package does not import ipywidgets;
+``Dashboard`` loads it on first use.
 """
 from lab.dashboard.controls import configs_from_controls
 
@@ -17,7 +17,7 @@ __all__ = ["Dashboard", "configs_from_controls"]
 
 def __getattr__(name):
     if name == "Dashboard":
-        from lab.dashboard.panel import Dashboard
+        from lab.widgets.panel import Dashboard
 
         return Dashboard
     raise AttributeError(f"module 'lab.dashboard' has no attribute {name!r}")

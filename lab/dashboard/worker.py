@@ -4,7 +4,7 @@
     worker.submit(configs)                    # cancels whatever older selection is still queued
     worker.wait(10); worker.close()
 
-No widgets here (the panel in lab.dashboard.panel adapts these events to them):
+No widgets here (the panel in lab.widgets.panel adapts these events to them):
 ``notify(event, **data)`` is called from the worker thread with
 
 - ``"start"``     request, total, cached (rows already known: served at once)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from lab import __version__
 from lab.dashboard import controls, files
-from lab.dashboard.layout import Controls
+from lab.widgets.layout import Controls
 from lab.dashboard.render import LiveFigure
 from lab.dashboard.worker import Worker
 from lab.measure.timing import TimingPolicy

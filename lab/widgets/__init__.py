@@ -1,0 +1,11 @@
+"""Widgets: the only package that imports ipywidgets (DESIGN: widget code is a thin adapter).
+
+    layout.py    the control widgets and how they constrain each other
+    panel.py     Dashboard: requests, worker events, redraws, public API
+
+The logic they adapt lives in lab/dashboard/ and is tested without widgets.
+"""
+from lab.dashboard.controls import configs_from_controls
+from lab.widgets.panel import QUICK_BUDGET, Dashboard
+
+__all__ = ["Dashboard", "configs_from_controls", "QUICK_BUDGET"]
