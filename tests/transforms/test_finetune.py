@@ -9,15 +9,6 @@ from lab.transforms.finetune import finetune
 from lab.transforms.prune import prune
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: OpenMP threads spinning against other processes on a shared 2-core
-    # machine make each step ~100x slower; one thread keeps these tests fast.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def blobs(n: int, seed: int):
     """Four well-separated Gaussian classes in 16-D: a dense MLP scores 1.0, reliably."""

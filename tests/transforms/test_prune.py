@@ -13,15 +13,6 @@ from lab.transforms import Unsupported, semi_structured
 from lab.transforms.prune import METHODS, accelerate, prunable_layers, prune, sensitivity_scan, sparsity_report
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: on a shared 2-core machine, OpenMP threads spinning against other
-    # processes make each op ~100x slower; one thread keeps these tests fast.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def mlp():
     torch.manual_seed(0)
