@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                      default=[0], help="epochs of recovery fine-tuning after pruning (default 0)")
     run.add_argument("--width", type=_comma_list("--width", float), default=[1.0],
                      help="width multipliers 0.25..2 for models that have one (trained on first use, then cached)")
+    run.add_argument("--seed", type=_comma_list("--seed", int), default=[0],
+                     help="seeds of random pruning and fine-tuning shuffles (default 0)")
     run.add_argument("--format", choices=("table", "json", "csv"), default="table",
                      help="table (default), json (one JSON object per line) or csv; json/csv carry every column")
     run.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
@@ -170,7 +172,7 @@ def cmd_run(args, out, err) -> int:
 
     knobs = {"model": args.model, "batch_size": args.batch_size, "quant": args.quant, "device": args.device,
              "compile": args.compile, "prune_method": args.prune_method, "sparsity": args.sparsity,
-             "finetune_epochs": args.finetune_epochs, "width": args.width}
+             "finetune_epochs": args.finetune_epochs, "width": args.width, "seed": args.seed}
     if args.threads is not None:
         knobs["threads"] = args.threads
     configs = lab.grid(**knobs)

@@ -22,6 +22,7 @@ COLUMNS: dict[str, str] = {
     "sparsity": "target fraction of weights removed (0-1)",
     "finetune_epochs": "epochs of recovery fine-tuning asked for after pruning",
     "width": "width multiplier of the model (1 = the shipped model)",
+    "seed": "seed of what is random in the transforms (random pruning, fine-tuning shuffles)",
     "sparsity_reached": "fraction of prunable weights (Linear/Conv) that are zero",
     "sparse_size_mib": "weights as stored with prunable layers in CSR sparse format (MiB)",
     "finetune_epochs_done": "fine-tuning epochs completed",

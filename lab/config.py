@@ -28,6 +28,7 @@ QUANT_SCHEMES = tuple(_QUANT_SCHEMES)
 PRUNE_METHODS = tuple(_PRUNE_METHODS)
 MAX_BATCH_SIZE = 1 << 20
 MAX_FINETUNE_EPOCHS = 100
+MAX_SEED = 2**31 - 1
 WIDTHS = (0.25, 2.0)  # the width multiplier's range, for models that have one
 _DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
@@ -49,6 +50,8 @@ class Config:
     prune_method, sparsity: pruning method and target fraction of weights removed (0 <= s < 1)
     finetune_epochs: epochs of recovery fine-tuning on the training split after pruning (0 = none)
     width:      width multiplier for models that have one (0.25 .. 2; 1 = the shipped model)
+    seed:       seeds what is random in the transforms (random pruning's mask, fine-tuning's
+                shuffling), 0 .. 2**31-1; a study's repeats with other seeds show that spread
     """
 
     model: str
@@ -61,6 +64,7 @@ class Config:
     sparsity: float = 0.0
     finetune_epochs: int = 0
     width: float = 1.0
+    seed: int = 0
 
     def __post_init__(self):
         names = registry.names()
@@ -105,6 +109,8 @@ class Config:
         object.__setattr__(self, "width", float(self.width))
         if self.width != 1.0 and registry.get(self.model).build_width is None:
             _fail("width", self.width, f"1.0 for model {self.model!r} (it has no width multiplier)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            _fail("seed", self.seed, f"a whole number from 0 to {MAX_SEED}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -124,10 +130,10 @@ class Config:
 
 # Fields added after the first release; at their default they are left out of
 # config_id so rows stored before still match.
-_LATE_DEFAULTS: dict = {"finetune_epochs": 0, "width": 1.0}
+_LATE_DEFAULTS: dict = {"finetune_epochs": 0, "width": 1.0, "seed": 0}
 
 KNOBS = ("model", "batch_size", "device", "threads", "quant", "compile", "prune_method", "sparsity",
-         "finetune_epochs", "width")
+         "finetune_epochs", "width", "seed")
 
 
 def grid(**knobs) -> list[Config]:

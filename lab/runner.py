@@ -101,7 +101,8 @@ def _transform(row: dict, config: Config, spec: registry.ModelSpec, device: torc
     fp32, count what is left, then precision / quantization, then kernels, then compile."""
     model = copy.deepcopy(_base_model(config.model, config.width)).eval().to(device)
     fp32_args = _to(spec.make_input(min(config.batch_size, 8)), device)
-    model = prune.prune(model, config.prune_method, config.sparsity, example_input=fp32_args, device=config.device)
+    model = prune.prune(model, config.prune_method, config.sparsity, example_input=fp32_args, device=config.device,
+                        seed=config.seed)
     if config.finetune_epochs:
         if spec.train_data is None:
             raise Unsupported(f"finetune_epochs needs a training split; model {config.model} has none")
@@ -109,7 +110,8 @@ def _transform(row: dict, config: Config, spec: registry.ModelSpec, device: torc
             row["accuracy_before_finetune"] = spec.evaluate(model, device, torch.float32)
         source = _energy_source(config.device)
         joules_before = source.read_joules()
-        row.update(finetune.finetune(model, spec.train_data(), config.finetune_epochs, device=config.device))
+        row.update(finetune.finetune(model, spec.train_data(), config.finetune_epochs, device=config.device,
+                                     seed=config.seed))
         row["finetune_energy_j"] = source.read_joules() - joules_before
     row.update(prune.sparsity_report(model))
     row["flops"] = _count_flops(model, fp32_args)

@@ -102,21 +102,21 @@ def permanent(layers: list[nn.Module]):
             module._parameters[name] = module._parameters.pop(name)
 
 
-def _random_scores(layers: list[nn.Module]) -> dict:
+def _random_scores(layers: list[nn.Module], seed: int = RANDOM_SEED) -> dict:
     """Uniform random scores from a seeded CPU generator, one per weight element.
 
     Random pruning is magnitude pruning of these scores: the same distribution as
     torch's RandomUnstructured, but reproducible on any device (one configuration,
     one model) without touching the caller's global RNG.
     """
-    generator = torch.Generator().manual_seed(RANDOM_SEED)
+    generator = torch.Generator().manual_seed(seed)
     return {(m, "weight"): torch.rand(m.weight.shape, generator=generator).to(m.weight.device) for m in layers}
 
 
 def _per_layer(random: bool):
-    def apply(model: nn.Module, sparsity: float, **_) -> nn.Module:
+    def apply(model: nn.Module, sparsity: float, seed: int = RANDOM_SEED, **_) -> nn.Module:
         layers = [m for _, m in prunable_layers(model)]
-        scores = _random_scores(layers) if random else {}
+        scores = _random_scores(layers, seed) if random else {}
         with permanent(layers):
             for m in layers:  # each weight gets round(sparsity * numel) zeros
                 torch_prune.l1_unstructured(m, "weight", amount=sparsity, importance_scores=scores.get((m, "weight")))
@@ -125,20 +125,20 @@ def _per_layer(random: bool):
 
 
 def _global(random: bool):
-    def apply(model: nn.Module, sparsity: float, **_) -> nn.Module:
+    def apply(model: nn.Module, sparsity: float, seed: int = RANDOM_SEED, **_) -> nn.Module:
         layers = [m for _, m in prunable_layers(model)]
         if not layers:
             return model
         # One ranking over all prunable weights: round(sparsity * total) zeros, spread unevenly.
         with permanent(layers):
             torch_prune.global_unstructured([(m, "weight") for m in layers], pruning_method=torch_prune.L1Unstructured,
-                                            importance_scores=_random_scores(layers) if random else None,
+                                            importance_scores=_random_scores(layers, seed) if random else None,
                                             amount=sparsity)
         return model
     return apply
 
 
-def _structured(model: nn.Module, sparsity: float, *, example_input, device: str) -> nn.Module:
+def _structured(model: nn.Module, sparsity: float, *, example_input, device: str, **_) -> nn.Module:
     from lab.transforms import prune_structured  # imports torch-pruning, only when asked for
 
     return prune_structured.prune_channels(model, sparsity, example_input)
@@ -207,12 +207,14 @@ def _check_device(method: PruneMethod, device: str) -> None:
         raise Unsupported(reason)
 
 
-def prune(model: nn.Module, method: str, sparsity: float, *, example_input=None, device: str = "cpu") -> nn.Module:
+def prune(model: nn.Module, method: str, sparsity: float, *, example_input=None, device: str = "cpu",
+          seed: int = RANDOM_SEED) -> nn.Module:
     """Return ``model`` pruned by ``method`` to ``sparsity`` (a fraction, 0 <= s < 1).
 
     example_input: a tensor or tuple of tensors for one forward pass, on the model's
         device ('structured' traces the model with it; the others ignore it)
     device: 'cpu', 'cuda:N' or 'mps'; a method that can't run there raises Unsupported
+    seed: seeds the random methods' scores (same seed, same mask); the others ignore it
     """
     m = get(method)
     sparsity = _check_sparsity(m, sparsity)
@@ -220,7 +222,7 @@ def prune(model: nn.Module, method: str, sparsity: float, *, example_input=None,
     if m.name == "structured" and example_input is None:
         raise ValueError("example_input=None is not allowed: a tensor or tuple of tensors for one forward pass "
                          "(structured pruning traces the model with it)")
-    return m.apply(model, sparsity, example_input=example_input, device=device)
+    return m.apply(model, sparsity, example_input=example_input, device=device, seed=seed)
 
 
 def accelerate(model: nn.Module, method: str, device: str) -> nn.Module:

@@ -141,6 +141,13 @@ def test_random_pruning_is_reproducible_and_not_magnitude_pruning():
     assert not torch.equal(a == 0, c == 0)
 
 
+@pytest.mark.parametrize("method", ["random", "random-global"])
+def test_the_seed_picks_the_random_mask(method):
+    masks = [prune(mlp(), method, 0.5, device="cpu", seed=seed)[0].weight == 0 for seed in (0, 0, 1)]
+    assert torch.equal(masks[0], masks[1])
+    assert not torch.equal(masks[0], masks[2])
+
+
 def test_unstructured_works_under_inference_mode():
     with torch.inference_mode():
         model = prune(mlp(), "unstructured", 0.5, device="cpu")
