@@ -49,6 +49,24 @@ COLUMNS: dict[str, str] = {
     "energy_source": "nvml, rapl or estimate",
     "energy_note": "how the energy was obtained and what it assumed",
     "energy_window_s": "length of the energy window (s)",
+    "energy_assumption": "what an estimate assumed (W per core and where that came from, or GPU TDP); "
+                         "empty for a measured counter",
+    "idle_power_w": "idle power measured just before the window and subtracted from it (W); empty: no baseline",
+    "energy_short_window": "true when the energy window was under 100x the counter's update interval (quick mode)",
+    # carbon and cost, derived from the energy and the throughput
+    "co2_g_per_1k": "grams CO2e per 1,000 inferences (samples), from energy_mj_per_sample x carbon_g_per_kwh",
+    "carbon_g_per_kwh": "grid carbon intensity used (g CO2e per kWh)",
+    "carbon_region": "region of that grid intensity, with the table's source and year (or 'override')",
+    "cost_usd_per_1m": "USD per million inferences (samples), from price_usd_per_hour / throughput_sps",
+    "price_usd_per_hour": "price of the machine used for cost (USD per hour)",
+    "price_instance": "whose price that is (a cloud instance, with the table's date, or 'override')",
+    # how far from the hardware's limit
+    "achieved_gflops": "achieved rate: flops x throughput_sps (GFLOP/s)",
+    "peak_gflops": "measured matrix-multiply ceiling of this device at this precision (GFLOP/s)",
+    "bandwidth_gbs": "measured memory bandwidth of this device, from a large copy (GB/s)",
+    "arithmetic_intensity": "FLOPs per byte moved (weights + input + output of one batch)",
+    "roofline_frac": "achieved_gflops / the roofline's attainable rate at this arithmetic intensity (0-1)",
+    "bound": "compute or memory: which roof limits this configuration at its arithmetic intensity",
     # quality
     "accuracy": "the model's quality metric on held-out data (higher is better)",
     # flags
@@ -68,7 +86,7 @@ COLUMNS: dict[str, str] = {
 # The columns a terminal table shows (CSV and JSON carry every column).
 TABLE_COLUMNS = ("model", "quant", "prune_method", "sparsity", "finetune_epochs", "batch_size", "threads", "device",
                  "latency_ms_p50", "latency_ms_p99", "throughput_sps", "peak_mem_mib", "energy_mj_per_sample",
-                 "energy_source", "accuracy", "noisy", "error")
+                 "energy_source", "co2_g_per_1k", "cost_usd_per_1m", "roofline_frac", "accuracy", "noisy", "error")
 
 
 def ordered(keys) -> list[str]:
