@@ -1,4 +1,4 @@
-"""``python -m lab``: env, models, run, export.
+"""``python -m lab``: env, models, run, sweep, export.
 
 Bad input is one line on stderr naming the field, the value and what is
 allowed, and exit status 2 — never a traceback. ``run`` exits 1 when some
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
+import os
 import sys
 
 from lab import columns, hardware
+from lab.paper import cli as paper_cli
 
 EXIT_BAD_INPUT = 2
 EXIT_SOME_FAILED = 1
@@ -50,6 +53,27 @@ def _on_off(text: str) -> bool:
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage dump
         raise BadInput(message)
+
+
+_SWEEP_EPILOG = """\
+A study file is TOML (full example: examples/study.toml):
+
+  name = "digits-precision"       # required
+  device = "cpu"                  # or a list; default "cpu"
+  repeats = 3                     # rows per configuration, 1..100; default 1
+  seeds = [0]                     # the seed knob; default [0]
+  budget = "quick"                # "default" or "quick"; default "default"
+  [grid]                          # required: any knob except device and seed
+  model = ["digits-mlp"]
+  batch_size = [1, 16, 64]
+  quant = ["fp32", "bf16"]
+  [quality]                       # optional: the quality budget
+  max_drop = 0.01                 # baseline = { quant = "fp32" } (default fp32, unpruned, width 1)
+  [sensitivity]                   # optional: per-layer pruning sensitivity scan
+  models = ["digits-cnn"]
+
+A configuration that failed is not retried on a rerun unless --force.
+Exit status: 0 all measured, 1 some configurations failed, 2 bad input."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,11 +118,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="re-measure configurations already in the store")
     run.add_argument("--quick", action="store_true",
                      help="short timing and energy windows (interactive use; less precise)")
+    run.add_argument("--idle-baseline", dest="idle_baseline_s", type=float, default=0.0, metavar="SECONDS",
+                     help="measure idle power for SECONDS before each energy window and subtract it "
+                          "(recorded as idle_power_w; default 0 = no baseline)")
+
+    sweep = sub.add_parser("sweep", help="measure a study file (TOML) into the store and write its manifest",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description="Measure every configuration x repeat of a study file that this environment's\n"
+                                       "store lacks (a killed sweep resumes), then write manifest.json and rows.jsonl\n"
+                                       "into the study's results directory.",
+                           epilog=_SWEEP_EPILOG)
+    sweep.add_argument("study", help="the study file, e.g. examples/study.toml")
+    sweep.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
+    sweep.add_argument("--out", default=None,
+                       help="results directory (default: beside the study file, named after it: a/b.toml -> a/b/)")
+    sweep.add_argument("--force", action="store_true",
+                       help="measure every repeat again, and retry configurations that failed before")
+    sweep.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                       help="table (default), json (one JSON object per line) or csv; json/csv carry every column")
 
     export = sub.add_parser("export", help="write every stored row to parquet or csv")
     export.add_argument("--format", choices=("parquet", "csv"), default=None, help="default: from --out's suffix")
     export.add_argument("--out", required=True, help="output file, e.g. results.parquet")
     export.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
+    paper_cli.add_parser(sub)
     return parser
 
 
@@ -178,6 +221,8 @@ def cmd_run(args, out, err) -> int:
     configs = lab.grid(**knobs)
     store = None if args.no_store else Store(args.store)
     budget = lab.Budget.quick() if args.quick else lab.Budget()
+    if args.idle_baseline_s:
+        budget = dataclasses.replace(budget, idle_baseline_s=args.idle_baseline_s)
     printer = {"table": lambda: _TablePrinter(columns.TABLE_COLUMNS, out), "csv": lambda: _csv_printer(out),
                "json": lambda: _json_printer(out)}[args.format]()
     bar = tqdm(total=len(configs), file=err, unit="config", disable=len(configs) < 2, dynamic_ncols=True)
@@ -202,16 +247,48 @@ def cmd_run(args, out, err) -> int:
     return 0
 
 
+def cmd_sweep(args, out, err) -> int:
+    from tqdm import tqdm
+
+    from lab import study as studies
+    from lab.store import Store
+
+    study = studies.load(args.study, results_dir=args.out)  # bad input: one line, before anything is measured
+    store = Store(args.store)
+    printer = {"table": lambda: _TablePrinter(columns.TABLE_COLUMNS, out), "csv": lambda: _csv_printer(out),
+               "json": lambda: _json_printer(out)}[args.format]()
+    total = len(study.configs()) * study.repeats
+    bar = tqdm(total=total, file=err, unit="row", disable=total < 2, dynamic_ncols=True)
+
+    def progress(done, _total):
+        bar.update(done - bar.n)
+
+    try:
+        manifest = studies.run(study, store=store, force=args.force, on_row=printer, progress=progress)
+    finally:
+        bar.close()
+    entries = manifest["configs"]
+    measured, reused = sum(e["measured"] for e in entries), sum(e["reused"] for e in entries)
+    failed = sum(1 for e in entries if e["failed"])
+    print(f"{measured} rows measured, {reused} reused from {store.path}", file=err)
+    if failed:
+        print(f"{failed} of {len(entries)} configurations failed; see the error column "
+              "(a rerun does not retry them; --force does)", file=err)
+    print(f"manifest: {study.results_dir / studies.MANIFEST}", file=err)
+    return EXIT_SOME_FAILED if failed else 0
+
+
 def cmd_env(args, out, err) -> int:
     from lab.measure import energy
 
     info = hardware.describe()
     for dev in info["devices"]:
+        source = energy.choose_source(dev["device"])
         try:
-            source = energy.choose_source(dev["device"])
             dev["energy_source"], dev["energy_note"] = source.name, source.note
-        except ValueError as exc:
-            dev["energy_source"], dev["energy_note"] = "estimate", str(exc)
+            dev["energy_assumption"], dev["energy_why"] = source.assumption, energy.describe(source)
+        finally:
+            source.close()
     if args.format == "json":
         print(json.dumps(info, indent=2), file=out)
         return 0
@@ -220,10 +297,11 @@ def cmd_env(args, out, err) -> int:
             print(f"{key:<16} {value}", file=out)
     for dev in info["devices"]:
         print(f"\n{dev['device']}: {dev['name']}", file=out)
-        for key in ("memory_gib", "cores", "default_threads", "capability"):
+        for key in ("memory_gib", "cores", "default_threads", "capability", "power_limit_w", "sm_clock_mhz",
+                    "max_sm_clock_mhz", "memory_clock_mhz"):
             if key in dev:
-                print(f"  {key:<14} {dev[key]}", file=out)
-        print(f"  {'energy':<14} {dev['energy_source']} — {dev['energy_note']}", file=out)
+                print(f"  {key:<16} {dev[key]}", file=out)
+        print(f"  {'energy':<16} {dev['energy_why']}", file=out)
     return 0
 
 
@@ -263,10 +341,16 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                 args = build_parser().parse_args(argv)
         except SystemExit as done:  # --help
             return int(done.code or 0)
-        return {"run": cmd_run, "env": cmd_env, "models": cmd_models, "export": cmd_export}[args.command](args, out, err)
+        commands = {"run": cmd_run, "sweep": cmd_sweep, "env": cmd_env, "models": cmd_models, "export": cmd_export,
+                    "figures": paper_cli.cmd_figures}
+        return commands[args.command](args, out, err)
     except ValueError as exc:  # BadInput and every validation error: one line, no traceback
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=err)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted: rows measured so far are in the store; run again to resume", file=err)
         return 130
+    except BrokenPipeError:  # `python -m lab run ... | head`: the reader left; rows are stored already
+        # Point stdout at devnull so the interpreter's final flush doesn't raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

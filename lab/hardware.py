@@ -112,6 +112,35 @@ def _memory_gib() -> float | None:
         return None
 
 
+def gpu_limits(nvml_index: int, nvml=None) -> dict:
+    """A GPU's power limit (W) and clocks (MHz), read through NVML, for display only.
+
+    The lab never sets clocks or power limits; it shows them because they decide
+    what a GPU measurement means (a power-capped board is slower and cheaper).
+    Returns {} when NVML is missing; a field NVML refuses is left out.
+    """
+    try:
+        if nvml is None:
+            import pynvml as nvml
+        nvml.nvmlInit()
+        handle = nvml.nvmlDeviceGetHandleByIndex(nvml_index)
+    except Exception:  # no library, no driver, no such GPU: nothing to show
+        return {}
+    reads = {
+        "power_limit_w": lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000,
+        "sm_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
+        "max_sm_clock_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_SM),
+        "memory_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_MEM),
+    }
+    limits = {}
+    for key, read in reads.items():
+        try:
+            limits[key] = read()
+        except Exception:  # NotSupported on some boards (and under MIG): leave it out
+            pass
+    return limits
+
+
 def describe() -> dict:
     """What ``python -m lab env`` shows: versions, and each device with its name, memory and cores."""
     devices = [{"device": "cpu", "name": cpu_model(), "memory_gib": _memory_gib(), "cores": cpu_count(),
@@ -122,6 +151,8 @@ def describe() -> dict:
             props = torch.cuda.get_device_properties(torch.device(device))
             entry["memory_gib"] = round(props.total_memory / 2**30, 1)
             entry["capability"] = f"{props.major}.{props.minor}"
+            entry["cores"] = props.multi_processor_count  # streaming multiprocessors
+            entry.update(gpu_limits(int(device.partition(":")[2] or 0)))
         devices.append(entry)
     return {"lab_version": __version__, "git_sha": git_sha(), "torch_version": torch.__version__,
             "python_version": platform.python_version(), "platform": platform.platform(),

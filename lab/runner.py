@@ -34,16 +34,28 @@ class Budget:
     """How much time a measurement may take.
 
     timing: warm-up and sampling policy for latency
-    energy_window_s: shortest energy window (s); the source's own minimum applies too
+    energy_window_s: shortest energy window (s); the source's own minimum (100 counter
+        updates) applies too, unless ``short_energy_window`` allows less (rows then say so)
+    short_energy_window: let the energy window drop below 100 counter updates (interactive use)
+    idle_baseline_s: measure idle power for this long before each energy window and subtract
+        it (s; 0 = no baseline). The row records the idle power it subtracted.
     """
 
     timing: timing.TimingPolicy = timing.TimingPolicy()
     energy_window_s: float = 1.0
+    short_energy_window: bool = False
+    idle_baseline_s: float = 0.0
+
+    def __post_init__(self):
+        for name in ("energy_window_s", "idle_baseline_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+                raise ValueError(f"{name}={value!r} is not allowed: a number of seconds from 0 to 3600")
 
     @classmethod
     def quick(cls) -> "Budget":
         """For interactive use and tests: about a quarter second per configuration."""
-        return cls(timing=timing.TimingPolicy.quick(), energy_window_s=0.1)
+        return cls(timing=timing.TimingPolicy.quick(), energy_window_s=0.1, short_energy_window=True)
 
 
 @functools.lru_cache(maxsize=None)
@@ -153,12 +165,19 @@ def _measure_into(row: dict, config: Config, budget: Budget) -> None:
     row["throughput_sps"] = config.batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else float("inf")
     row["peak_mem_mib"] = memory.peak_mib(forward, config.device)
 
-    reading = energy.measure_energy(forward, _energy_source(config.device),
-                                    min_window_s=budget.energy_window_s, sync=sync)
+    source = _energy_source(config.device)
+    try:
+        reading = energy.measure_energy(forward, source, min_window_s=budget.energy_window_s, sync=sync,
+                                        quick=budget.short_energy_window, idle_baseline_s=budget.idle_baseline_s)
+    finally:
+        source.close()  # a power-sampling source stops its thread between rows (a later read restarts it)
     row["energy_mj_per_sample"] = reading.joules * 1e3 / (reading.calls * config.batch_size)
     row["power_w"] = reading.power_w
     row["energy_source"] = reading.source
     row["energy_note"] = reading.note
+    row["energy_assumption"] = reading.assumption
+    row["idle_power_w"] = reading.idle_power_w
+    row["energy_short_window"] = reading.short_window
     row["energy_window_s"] = reading.seconds
 
     if spec.evaluate is not None:
@@ -173,8 +192,11 @@ def budget_name(budget: Budget) -> str:
 
 def _serves(cached: dict, budget: Budget) -> bool:
     # A row measured with the full default budget can answer any request; a quick
-    # or custom one only a request made with the same budget.
+    # or custom one only a request made with the same budget. An idle-subtracted
+    # energy is a different quantity: only a request for one gets one.
     stored = cached.get("budget", "default")
+    if (cached.get("idle_power_w") is not None) != (budget.idle_baseline_s > 0):
+        return False
     return stored == "default" or stored == budget_name(budget)
 
 

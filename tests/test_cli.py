@@ -296,6 +296,19 @@ def test_env_json_lists_devices_with_their_energy_source():
         assert dev["energy_note"]
 
 
+def test_env_explains_the_energy_choice_on_this_machine():
+    from lab.measure import energy
+
+    code, out, err = run_main(["env"])
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if line.strip().startswith("energy"))
+    assert line.split(None, 1)[1] == energy.explain("cpu")
+    source = energy.choose_source("cpu")
+    if source.name == "estimate":  # then it must say why no counter was used, and what it assumed
+        assert source.reason and source.reason in line
+        assert "W per busy core" in line
+
+
 def test_models_lists_digits_mlp_with_its_parameter_count():
     expected = sum(p.numel() for p in registry.get("digits-mlp").build().parameters())
     code, out, err = run_main(["models"])
