@@ -1,0 +1,114 @@
+"""Rows to what the paper shows: one line per configuration, the median over its repeats.
+
+Repeats of one configuration are separate rows with the same ``config_id``.
+``aggregate`` gives, per configuration and per value column, the median and an
+interval ``<col>_lo`` / ``<col>_hi``: the min and max across repeats (or the
+interval already in the rows, when study.summarize produced them), so every
+band and error bar in a figure is the spread of the repeats.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lab import plots
+
+# Knobs that identify a configuration when rows carry no config_id (plus seed).
+KNOBS = tuple(plots.SERIES_KNOBS) + ("seed",)
+NO_SCHEME = "all"  # the scheme name when rows carry no 'quant'
+
+
+def ok_rows(df: pd.DataFrame | None) -> pd.DataFrame:
+    """Measured rows only: a row with an ``error`` is a failure, not a point."""
+    if df is None:
+        return pd.DataFrame()
+    return plots.ok_rows(df)
+
+
+def has_values(df: pd.DataFrame, *cols: str) -> list[str]:
+    """The columns among ``cols`` that are absent or hold no number in any row of ``df``."""
+    return [c for c in cols if c not in df or plots.column(df, c).notna().sum() == 0]
+
+
+def schemes(df: pd.DataFrame) -> pd.Series:
+    """The quant scheme of every row as text ('all' when there is no quant column)."""
+    if "quant" not in df:
+        return pd.Series(NO_SCHEME, index=df.index, dtype=object)
+    return df["quant"].fillna(NO_SCHEME).astype(str)
+
+
+def scheme_colours(df: pd.DataFrame) -> dict[str, tuple]:
+    """One colour per quant scheme, from the sorted set of schemes, used by every figure:
+    the same scheme has the same colour everywhere (the i-th scheme gets palette colour i)."""
+    from lab.paper.style import palette
+
+    colours = palette()
+    return {name: colours[i % len(colours)] for i, name in enumerate(sorted(set(schemes(df))))}
+
+
+def config_key(df: pd.DataFrame) -> pd.Series:
+    """A configuration's identity per row: config_id when present, else its knobs."""
+    if "config_id" in df and df["config_id"].notna().all():
+        return df["config_id"].astype(str)
+    knobs = [k for k in KNOBS if k in df]
+    if not knobs:
+        return pd.Series([str(i) for i in range(len(df))], index=df.index, dtype=object)
+    return df[knobs].astype(str).agg("|".join, axis=1)
+
+
+def row_ids(df: pd.DataFrame) -> list:
+    """The store ids of ``df``'s rows, sorted (ints as ints, otherwise as text)."""
+    if "id" not in df or len(df) == 0:
+        return []
+    ids = df["id"].dropna().tolist()
+    try:
+        return sorted(int(i) for i in ids)
+    except (TypeError, ValueError):
+        return sorted(str(i) for i in ids)
+
+
+def aggregate(df: pd.DataFrame, values, by: list[str] | None = None) -> pd.DataFrame:
+    """One row per configuration: its knobs (first row's), for each value column the median
+    over repeats with ``_lo``/``_hi`` (min/max over repeats and any interval already given),
+    'repeats' (rows) and 'ids' (list of store ids). Sorted by scheme then knobs, so output order
+    does not depend on the order rows were stored in.
+
+    by: group by these columns instead (they may name '_scheme'): e.g. a figure's point
+    (scheme, series, batch size), which pools configurations that differ only in a knob the
+    figure does not show (such as seed) as more repeats, instead of drawing them on top of each other."""
+    values = [v for v in values if v in df]
+    if len(df) == 0:
+        return pd.DataFrame(columns=["_config", "_scheme", "repeats", "ids"] + values)
+    frame = df.assign(_scheme=schemes(df))
+    frame["_config"] = config_key(frame) if by is None else frame[list(by)].astype(str).agg("|".join, axis=1)
+    for col in values:
+        frame[col] = plots.column(frame, col)
+    out = []
+    for key, group in frame.groupby("_config", sort=True):
+        first = group.iloc[0]
+        row = {k: first[k] for k in frame.columns
+               if k not in values and k != "id" and not k.endswith(("_lo", "_hi"))}
+        row.update(_config=key, repeats=len(group), ids=row_ids(group))
+        for col in values:
+            numbers = group[col].dropna()
+            lows = [numbers.min()] + ([plots.column(group, f"{col}_lo").min()] if f"{col}_lo" in group else [])
+            highs = [numbers.max()] + ([plots.column(group, f"{col}_hi").max()] if f"{col}_hi" in group else [])
+            row[col] = float(numbers.median()) if len(numbers) else np.nan
+            row[f"{col}_lo"] = float(np.nanmin(lows)) if len(numbers) else np.nan
+            row[f"{col}_hi"] = float(np.nanmax(highs)) if len(numbers) else np.nan
+        out.append(row)
+    result = pd.DataFrame(out)
+    order = ["_scheme"] + [k for k in ("model", "prune_method", "sparsity", "batch_size") if k in result] + ["_config"]
+    return result.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def rest_labels(df: pd.DataFrame) -> pd.Series:
+    """Per row, the knobs besides the scheme and batch size that vary (e.g. 'dense', 'unstructured ·
+    sparsity 0.5'); the same text everywhere when nothing else varies."""
+    return plots.series(df, exclude=("batch_size", "quant"))
+
+
+def smallest_batch(df: pd.DataFrame):
+    """The smallest batch size measured (the latency-critical setting), or None."""
+    sizes = plots.column(df, "batch_size").dropna()
+    return None if sizes.empty else int(sizes.min())

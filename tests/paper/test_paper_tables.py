@@ -1,0 +1,86 @@
+"""The main-results table: one line per configuration, LaTeX booktabs and Markdown."""
+import math
+
+import pandas as pd
+from paper_rows import make_rows
+
+from lab.paper import results_table, to_latex, to_markdown, write_figures
+from lab.paper.tables import latex_escape, number
+
+
+def test_one_line_per_configuration_with_the_median_and_interval(rows):
+    table = results_table(rows)
+    measured = rows[rows["error"].isna()]
+    assert len(table) == measured["config_id"].nunique() == 12
+    assert (table["repeats"] == 3).all()
+    one = measured[measured["config_id"] == "bf16-b4"]
+    line = table[(table["quant"] == "bf16") & (table["batch_size"] == 4)].iloc[0]
+    assert line["latency_ms_p50"] == one["latency_ms_p50"].median()
+    assert (line["latency_ms_p50_lo"], line["latency_ms_p50_hi"]) == (one["latency_ms_p50"].min(),
+                                                                      one["latency_ms_p50"].max())
+    assert "co2_g_per_1k" not in table  # absent columns are not invented
+    assert list(table["quant"].iloc[:4]) == ["bf16"] * 4  # sorted: model, pruning, scheme, batch
+
+
+def test_optional_columns_appear_when_present():
+    table = results_table(make_rows(roofline=True))
+    for col in ("co2_g_per_1k", "cost_usd_per_1m", "roofline_frac"):
+        assert col in table and table[col].notna().all()
+    tex = to_latex(table)
+    assert "CO$_2$e (g/1k samples)" in tex and "cost (USD/1M samples)" in tex
+
+
+def test_latex_is_booktabs_with_units_and_escapes(rows):
+    tex = to_latex(results_table(rows))
+    lines = tex.splitlines()
+    assert lines.index(r"\toprule") < lines.index(r"\midrule") < lines.index(r"\bottomrule")
+    assert r"int8\_dynamic" in tex and "int8_dynamic" not in tex.replace(r"int8\_dynamic", "")
+    assert "latency p50 (ms)" in tex and "throughput (samples/s)" in tex and "energy/sample (mJ)" in tex
+    assert "\\usepackage{booktabs}" in tex
+    body = lines[lines.index(r"\midrule") + 1:lines.index(r"\bottomrule")]
+    assert len(body) == 12 and all(line.endswith(r"\\") for line in body)
+    header = lines[lines.index(r"\toprule") + 1]
+    assert all(line.count("&") == header.count("&") for line in body)
+
+
+def test_latex_escapes_percent_ampersand_and_underscore():
+    assert latex_escape("a_b 5% R&D #1 {x}") == r"a\_b 5\% R\&D \#1 \{x\}"
+    df = make_rows(schemes=("w8%_a&b",))
+    tex = to_latex(results_table(df))
+    assert r"w8\%\_a\&b" in tex
+
+
+def test_markdown_has_header_separator_and_one_line_per_configuration(rows):
+    md = to_markdown(results_table(rows)).splitlines()
+    assert md[0].startswith("| model | scheme |") and "latency p50 (ms)" in md[0]
+    assert set(md[1]) <= set("|:-") and md[1].count("|") == md[0].count("|")
+    assert len(md) == 2 + 12
+    assert any("| int8_dynamic |" in line for line in md)
+
+
+def test_numbers_are_rounded_for_reading():
+    assert number(0.123456, "latency_ms_p50") == "0.123"
+    assert number(0.22, "latency_ms_p50") == "0.220"
+    assert number(12345.678, "throughput_sps") == "12346"
+    assert number(0.95123, "accuracy") == "0.951"
+    assert number(4.0, "batch_size") == "4"
+    assert number(float("nan"), "accuracy") is None
+    assert number(1.5e-5, "energy_mj_per_sample") == "1.50e-05"
+    tex = to_latex(pd.DataFrame({"energy_mj_per_sample": [1.5e-5], "accuracy": [math.nan]}))
+    assert r"$1.50\times10^{-5}$ & --" in tex
+
+
+def test_write_figures_writes_the_tables(tmp_path, rows):
+    entries = write_figures(rows, tmp_path, provenance={}, formats=("svg",), sizes=("single",))
+    table = [e for e in entries if e["kind"] == "table"]
+    assert table and table[0]["skipped"] is None
+    assert (tmp_path / "results.tex").read_text() == to_latex(results_table(rows))
+    assert (tmp_path / "results.md").read_text() == to_markdown(results_table(rows))
+
+
+def test_a_knob_that_varies_gets_a_column():
+    df = pd.concat([make_rows(schemes=("fp32",)).assign(seed=s, config_id=lambda d, s=s: d["config_id"] + f"-s{s}")
+                    for s in (0, 1)], ignore_index=True)
+    table = results_table(df)
+    assert "seed" in table and len(table) == 8 and "threads" not in table
+    assert "| seed |" in to_markdown(table).splitlines()[0]

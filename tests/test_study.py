@@ -1,0 +1,371 @@
+"""Studies: the study file's validation (one line per bad input), resuming, the manifest,
+rows.jsonl, summaries and the quality budget.
+
+Resume logic runs against a counting fake of lab.runner.measure (it stores rows
+like the real one, instantly); one test measures for real with the quick budget.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import lab
+from lab import runner, study as studies
+from lab.store import Store
+from lab.summary import summarize, within_quality_budget
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = """\
+name = "tiny"
+repeats = 3
+budget = "quick"
+[grid]
+model = ["digits-mlp"]
+batch_size = [1, 2]
+threads = [1]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "study.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fake_measure(monkeypatch):
+    """Replace runner.measure with an instant fake that stores rows like the real one; counts calls.
+
+    fake_measure.fail: quants whose rows get an error. fake_measure.calls: configs measured, in order.
+    """
+    def measure(config, *, budget=lab.Budget(), store=None):
+        env = runner._environment(config.device)
+        measure.calls.append(config)
+        row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
+               "budget": runner.budget_name(budget), "measured_at": "2026-01-01T00:00:00+00:00",
+               "error": "unsupported: fake" if config.quant in measure.fail else None,
+               "latency_ms_p50": float(len(measure.calls)), "energy_mj_per_sample": float("nan"),
+               "accuracy": 0.9}
+        if store is not None:
+            row["id"] = runner._open_store(store).add(row, env)
+        return {**row, **{k: v for k, v in env.items() if k not in row}}
+
+    measure.calls, measure.fail = [], set()
+    monkeypatch.setattr(runner, "measure", measure)
+    return measure
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+def test_example_study_loads():
+    study = studies.load(ROOT / "examples" / "study.toml")
+    assert study.name == "digits-precision"
+    assert study.repeats == 3 and study.seeds == (0,) and study.devices == ("cpu",)
+    assert len(study.configs()) == 9
+    assert study.results_dir == ROOT / "examples" / "study"
+    assert study.quality.max_drop == 0.01 and study.quality.baseline == {"quant": "fp32"}
+    assert study.sensitivity.models == ("digits-cnn",)
+
+
+def test_defaults_and_grid_order(tmp_path):
+    path = write(tmp_path, 'name = "x"\n[grid]\nmodel = "digits-mlp"\nbatch_size = [4, 1]\nquant = ["bf16", "fp32"]\n')
+    study = studies.load(path)
+    assert (study.repeats, study.seeds, study.devices, study.budget) == (1, (0,), ("cpu",), "default")
+    assert study.quality is None and study.sensitivity is None
+    assert [(c.batch_size, c.quant) for c in study.configs()] == [(4, "bf16"), (4, "fp32"), (1, "bf16"), (1, "fp32")]
+    assert study.budget_policy == lab.Budget()
+    assert studies.load(path, results_dir=tmp_path / "elsewhere").results_dir == tmp_path / "elsewhere"
+
+
+def test_seeds_become_the_seed_knob(tmp_path):
+    study = studies.load(write(tmp_path, GOOD.replace("repeats = 3", "seeds = [0, 7]")))
+    assert [(c.batch_size, c.seed) for c in study.configs()] == [(1, 0), (1, 7), (2, 0), (2, 7)]
+
+
+def test_baseline_collapsed_by_the_grid_is_found(tmp_path):
+    # prune_method none makes sparsity 0 even though the sparsity list is [0.5]: that is the baseline
+    text = GOOD + 'prune_method = ["none", "unstructured"]\nsparsity = [0.5]\n[quality]\nmax_drop = 0.01\n'
+    study = studies.load(write(tmp_path, text))
+    assert study.quality.baseline["sparsity"] == 0.0
+
+
+def test_default_baseline_missing_from_the_grid_says_so(tmp_path):
+    with pytest.raises(ValueError, match="quality.baseline.width=1.0 .*default baseline") as info:
+        studies.load(write(tmp_path, GOOD + "width = [0.5]\n[quality]\nmax_drop = 0.01\n"))
+    assert "\n" not in str(info.value)
+
+
+def test_quality_default_baseline(tmp_path):
+    study = studies.load(write(tmp_path, GOOD + "[quality]\nmax_drop = 0.02\n"))
+    assert study.quality == studies.Quality(max_drop=0.02, baseline=studies.DEFAULT_BASELINE)
+
+
+BAD_STUDIES = {
+    "toml-syntax": ('name = "x"\n[grid\nmodel = ["digits-mlp"]\n', "line 2"),
+    "toml-eof": ('name = "x"\ngrid = [\n', "not valid TOML"),
+    "unknown-top-key": ('colour = "blue"\n' + GOOD, "colour='blue' is not allowed: a study key"),
+    "unknown-knob": (GOOD + 'batchsize = [1]\n', "grid.batchsize"),
+    "missing-grid": ('name = "x"\n', "grid"),
+    "empty-grid": ('name = "x"\n[grid]\n', "grid"),
+    "empty-knob-list": (GOOD + "quant = []\n", "grid.quant"),
+    "grid-without-model": ('name = "x"\n[grid]\nbatch_size = [1]\n', "grid.model"),
+    "device-in-grid": (GOOD + 'device = ["cpu"]\n', "grid.device"),
+    "seed-in-grid": (GOOD + "seed = [1]\n", "grid.seed"),
+    "missing-name": ('[grid]\nmodel = ["digits-mlp"]\n', "name"),
+    "bad-name": ('name = "a b/c"\n[grid]\nmodel = ["digits-mlp"]\n', "name"),
+    "repeats-zero": (GOOD.replace("repeats = 3", "repeats = 0"), "repeats"),
+    "repeats-too-many": (GOOD.replace("repeats = 3", "repeats = 101"), "repeats"),
+    "repeats-text": (GOOD.replace("repeats = 3", 'repeats = "3"'), "repeats"),
+    "repeats-bool": (GOOD.replace("repeats = 3", "repeats = true"), "repeats"),
+    "budget-unknown": (GOOD.replace('budget = "quick"', 'budget = "slow"'), "budget"),
+    "seeds-empty": (GOOD.replace("repeats = 3", "seeds = []"), "seeds"),
+    "seeds-negative": (GOOD.replace("repeats = 3", "seeds = [-1]"), "seeds"),
+    "seeds-text": (GOOD.replace("repeats = 3", 'seeds = ["a"]'), "seeds"),
+    "seeds-duplicate": (GOOD.replace("repeats = 3", "seeds = [1, 1]"), "seeds"),
+    "device-unknown": (GOOD.replace("repeats = 3", 'device = "tpu"'), "device"),
+    "device-absent": (GOOD.replace("repeats = 3", 'device = "cuda:7"'), "device='cuda:7'"),
+    "config-batch-zero": (GOOD.replace("batch_size = [1, 2]", "batch_size = [0]"), "grid.batch_size=0"),
+    "config-unknown-model": (GOOD.replace('["digits-mlp"]', '["no-such-model"]'), "model"),
+    "config-unknown-quant": (GOOD + 'quant = ["int3"]\n', "grid.quant='int3'"),
+    "quality-no-max-drop": (GOOD + "[quality]\n", "quality.max_drop"),
+    "quality-bad-max-drop": (GOOD + "[quality]\nmax_drop = 2\n", "quality.max_drop"),
+    "quality-unknown-key": (GOOD + "[quality]\nmax_drop = 0.01\nmetric = 'f1'\n", "quality.metric"),
+    "baseline-unknown-knob": (GOOD + "[quality]\nmax_drop = 0.01\nbaseline = { bits = 8 }\n", "quality.baseline.bits"),
+    "baseline-not-in-grid": (GOOD + "[quality]\nmax_drop = 0.01\nbaseline = { quant = 'bf16' }\n",
+                             "quality.baseline.quant"),
+    "sensitivity-bad-model": (GOOD + "[sensitivity]\nmodels = ['nope']\n", "sensitivity.models"),
+    "sensitivity-bad-method": (GOOD + "[sensitivity]\nmodels = ['digits-mlp']\nmethod = 'structured'\n",
+                               "sensitivity.method"),
+    "sensitivity-bad-sparsity": (GOOD + "[sensitivity]\nmodels = ['digits-mlp']\nsparsities = [1.0]\n",
+                                 "sensitivity.sparsities"),
+}
+
+
+@pytest.mark.parametrize("text,field", BAD_STUDIES.values(), ids=BAD_STUDIES.keys())
+def test_bad_study_is_one_line_naming_file_and_field(tmp_path, text, field):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError) as info:
+        studies.load(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert field in message
+
+
+def test_unknown_knob_lists_the_knobs(tmp_path):
+    with pytest.raises(ValueError, match="one of model, batch_size, threads, quant"):
+        studies.load(write(tmp_path, GOOD + "batchsize = [1]\n"))
+
+
+def test_unreadable_files_are_one_line(tmp_path):
+    cases = [tmp_path / "missing.toml", tmp_path]  # no such file; a directory
+    binary = tmp_path / "latin1.toml"
+    binary.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    cases.append(binary)
+    for path in cases:
+        with pytest.raises(ValueError) as info:
+            studies.load(path)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert "UTF-8" in str(pytest.raises(ValueError, studies.load, binary).value)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_permission_denied_is_one_line(tmp_path):
+    path = write(tmp_path, GOOD)
+    path.chmod(0)
+    try:
+        with pytest.raises(ValueError, match="cannot be read") as info:
+            studies.load(path)
+        assert "\n" not in str(info.value)
+    finally:
+        path.chmod(0o600)
+
+
+# --- running and resuming -------------------------------------------------------------------------
+
+def test_interrupted_sweep_resumes_without_re_measuring(tmp_path, fake_measure):
+    study = studies.load(write(tmp_path, GOOD))  # 2 configs x 3 repeats
+    seen = []
+
+    def stop_after_four(row):
+        seen.append(row)
+        if len(seen) == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        studies.run(study, on_row=stop_after_four)
+    assert len(fake_measure.calls) == 4
+    partial = json.loads((study.results_dir / "manifest.json").read_text())
+    assert partial["complete"] is False and partial["finished_at"] is None
+    assert [len(c["row_ids"]) for c in partial["configs"]] == [3, 1]  # says how far it got
+
+    fake_measure.calls.clear()
+    manifest = studies.run(study)
+    assert len(fake_measure.calls) == 2  # only the missing repeats of the second config
+    assert [(c["reused"], c["measured"]) for c in manifest["configs"]] == [(3, 0), (1, 2)]
+    assert manifest["complete"] is True and manifest["finished_at"]
+
+    fake_measure.calls.clear()
+    again = studies.run(study)
+    assert fake_measure.calls == []
+    assert again["row_ids"] == manifest["row_ids"]
+
+    fake_measure.calls.clear()
+    forced = studies.run(study, force=True)
+    assert len(fake_measure.calls) == 6 and set(forced["row_ids"]).isdisjoint(manifest["row_ids"])
+
+
+def test_failed_configuration_is_not_retried_unless_forced(tmp_path, fake_measure):
+    fake_measure.fail = {"bf16"}
+    study = studies.load(write(tmp_path, GOOD.replace("threads = [1]", 'threads = [1]\nquant = ["fp32", "bf16"]')))
+    progress = []
+    manifest = studies.run(study, progress=lambda done, total: progress.append((done, total)))
+    failed = [c for c in manifest["configs"] if c["failed"]]
+    assert [c["config"]["quant"] for c in failed] == ["bf16", "bf16"]
+    assert all(len(c["row_ids"]) == 1 for c in failed)  # the first failure stops that config's repeats
+    assert len(fake_measure.calls) == 3 + 1 + 3 + 1
+    assert progress[-1] == (12, 12)  # skipped repeats still advance the progress to the end
+
+    fake_measure.calls.clear()
+    rerun = studies.run(study)
+    assert fake_measure.calls == []
+    assert [c["failed"] for c in rerun["configs"]] == [0, 1, 0, 1]
+    studies.run(study, force=True)
+    assert [c.quant for c in fake_measure.calls].count("bf16") == 2
+
+
+def test_a_later_success_lifts_the_no_retry_rule(tmp_path, fake_measure):
+    fake_measure.fail = {"fp32"}
+    study = studies.load(write(tmp_path, GOOD.replace("batch_size = [1, 2]", "batch_size = [1]")))
+    studies.run(study)
+    assert len(fake_measure.calls) == 1
+    fake_measure.fail = set()
+    runner.measure(study.configs()[0], budget=study.budget_policy, store=Store())  # e.g. `lab run` succeeded since
+    fake_measure.calls.clear()
+    manifest = studies.run(study)
+    assert len(fake_measure.calls) == 2  # 1 reused + 2 new = 3 repeats; the old failure is not listed
+    assert manifest["configs"][0]["failed"] == 0 and len(manifest["row_ids"]) == 3
+
+
+def test_quick_rows_do_not_serve_a_default_budget_study(tmp_path, fake_measure):
+    studies.run(studies.load(write(tmp_path, GOOD)))
+    fake_measure.calls.clear()
+    studies.run(studies.load(write(tmp_path, GOOD.replace('budget = "quick"', ""), "full.toml")))
+    assert len(fake_measure.calls) == 6
+
+
+def test_manifest_rows_jsonl_and_load_results(tmp_path, fake_measure):
+    path = write(tmp_path, GOOD)
+    study = studies.load(path)
+    store = Store(tmp_path / "other.sqlite")
+    manifest = studies.run(study, store=store)
+    on_disk = json.loads((study.results_dir / "manifest.json").read_text())
+    assert on_disk == manifest
+    text = (study.results_dir / "manifest.json").read_text()
+    assert text == json.dumps(on_disk, sort_keys=True, indent=2) + "\n"  # stable, diffable
+    assert manifest["study"] == "tiny" and manifest["study_file"] == str(path)
+    assert manifest["resolved"]["repeats"] == 3 and manifest["resolved"]["grid"]["batch_size"] == [1, 2]
+    assert manifest["store"] == str(store.path)
+    assert manifest["started_at"] <= manifest["finished_at"]
+    assert manifest["environment"]["env_id"] == runner._environment("cpu")["env_id"]
+    assert manifest["lab_version"] == lab.__version__ and manifest["git_sha"]
+    assert manifest["study_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    stored = store.rows()
+    assert manifest["row_ids"] == [r["id"] for r in stored]  # every row, ids as the store gives them
+    assert len(set(manifest["row_ids"])) == 6  # repeats are separate rows
+
+    df, loaded = studies.load_results(study)
+    assert loaded == manifest
+    assert list(df["id"]) == manifest["row_ids"]
+    assert list(df["repeat"]) == [0, 1, 2, 0, 1, 2]
+    assert df["energy_mj_per_sample"].isna().all()  # NaN round-trips through rows.jsonl
+    assert df["latency_ms_p50"].tolist() == [r["latency_ms_p50"] for r in stored]
+    lines = (study.results_dir / "rows.jsonl").read_text().splitlines()
+    assert all(list(json.loads(line)) == sorted(json.loads(line)) for line in lines)
+    assert studies.load_results(path)[0].equals(df) and studies.load_results(study.results_dir)[0].equals(df)
+
+
+def test_load_results_before_any_sweep_is_one_line(tmp_path):
+    study = studies.load(write(tmp_path, GOOD))
+    with pytest.raises(ValueError, match="python -m lab sweep") as info:
+        studies.load_results(study)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="python -m lab sweep"):
+        studies.load_sensitivity(tmp_path / "nowhere")
+
+
+def test_real_quick_sweep_with_sensitivity(tmp_path):
+    text = GOOD.replace("repeats = 3", "repeats = 2") + \
+        "[quality]\nmax_drop = 0.01\n[sensitivity]\nmodels = ['digits-mlp']\nsparsities = [0.0, 0.5]\n"
+    study = studies.load(write(tmp_path, text))
+    rows = []
+    manifest = studies.run(study, on_row=rows.append)
+    assert len(rows) == 4 and all(r["error"] is None and r["latency_ms_p50"] > 0 for r in rows)
+    assert len({r["id"] for r in rows}) == 4
+    store_ids = [r["id"] for r in Store().rows()]
+    assert manifest["row_ids"] == store_ids
+    df, _ = studies.load_results(study)
+    assert within_quality_budget(df, study.quality).all()  # all fp32: each row is its own baseline
+    summary = summarize(df)
+    assert list(summary["repeats"]) == [2, 2]
+    assert (summary["latency_ms_p50_lo"] <= summary["latency_ms_p50"]).all()
+    scans = studies.load_sensitivity(study)
+    assert list(scans) == ["digits-mlp"] and set(scans["digits-mlp"]["sparsity"]) == {0.0, 0.5}
+    assert manifest["sensitivity_files"] == {"digits-mlp": "sensitivity-digits-mlp.csv"}
+
+    before = (study.results_dir / "sensitivity-digits-mlp.csv").stat().st_mtime_ns
+    studies.run(study)  # nothing to measure, and the scan is kept
+    assert (study.results_dir / "sensitivity-digits-mlp.csv").stat().st_mtime_ns == before
+    assert len(Store()) == 4
+
+
+# --- summaries and the quality budget -------------------------------------------------------------
+
+def test_summarize_median_and_min_max_on_a_hand_made_frame():
+    df = pd.DataFrame({
+        "config_id": ["a", "a", "a", "b", "b", "c"],
+        "quant": ["fp32", "fp32", "fp32", "bf16", "bf16", "int8"],
+        "latency_ms_p50": [3.0, 1.0, 2.0, 5.0, 7.0, 1.0],
+        "accuracy": [0.9, 0.9, float("nan"), 0.8, 0.8, 0.5],
+        "error": [None, None, None, None, None, "unsupported: int8"],
+    })
+    out = summarize(df)
+    assert out.attrs["interval"] == "min-max across repeats"
+    assert list(out["config_id"]) == ["a", "b"]  # the failed config is left out
+    a, b = out.iloc[0], out.iloc[1]
+    assert (a["latency_ms_p50"], a["latency_ms_p50_lo"], a["latency_ms_p50_hi"], a["repeats"]) == (2.0, 1.0, 3.0, 3)
+    assert (b["latency_ms_p50"], b["latency_ms_p50_lo"], b["latency_ms_p50_hi"], b["repeats"]) == (6.0, 5.0, 7.0, 2)
+    assert a["accuracy"] == 0.9  # NaN skipped
+    assert a["quant"] == "fp32"  # knob columns carried along
+
+    by_quant = summarize(df, by="quant", values=["latency_ms_p50"])
+    assert list(by_quant.columns) == ["quant", "latency_ms_p50", "latency_ms_p50_lo", "latency_ms_p50_hi", "repeats"]
+    with pytest.raises(ValueError, match="nope"):
+        summarize(df, values=["nope"])
+
+
+def test_within_quality_budget_on_a_hand_made_frame():
+    df = pd.DataFrame({
+        "model": ["m"] * 7 + ["n"],
+        "batch_size": [1, 1, 1, 1, 8, 8, 1, 1],
+        "quant": ["fp32", "fp32", "bf16", "int8", "fp32", "int8", "fp8", "int8"],
+        "accuracy": [0.90, 0.92, 0.905, 0.89, 0.80, 0.75, 0.91, 0.99],
+        "error": [None] * 6 + ["unsupported: fp8", None],
+    })
+    quality = studies.Quality(max_drop=0.01, baseline={"quant": "fp32"})
+    # batch 1 baseline: median(0.90, 0.92) = 0.91 -> bf16 0.905 within, int8 0.89 (drop 0.02) not
+    # batch 8 baseline 0.80: int8 0.75 not. failed fp8: not. model n has no fp32 row: not.
+    expected = [True, True, True, False, True, False, False, False]
+    assert within_quality_budget(df, quality).tolist() == expected
+    assert within_quality_budget(df, {"max_drop": 0.03, "baseline": {"quant": "fp32"}}).tolist() == \
+        [True, True, True, True, True, False, False, False]
+    exact = pd.DataFrame({"quant": ["fp32", "bf16"], "accuracy": [0.99, 0.98]})
+    assert within_quality_budget(exact, {"max_drop": 0.01}).tolist() == [True, True]  # 0.01 drop is allowed
+    with pytest.raises(ValueError, match="quality"):
+        within_quality_budget(df, None)
