@@ -2,6 +2,7 @@
 
     from lab.paper import write_figures, results_table, to_latex, to_markdown, paper_style
     entries = write_figures(df, "figures/", provenance={"query": None, "manifest": manifest})
+    df, provenance, scans = from_study("data/reference/reference.toml")   # a study's stored results
 
 Or from the command line: ``python -m lab figures STUDY.toml --out figures/``.
 Modules: style (rcParams, sizes in inches, save metadata), data (medians and
@@ -16,6 +17,7 @@ _EXPORTS = {
     "paper_style": "style", "figsize": "style", "save_kwargs": "style", "SINGLE_COLUMN": "style",
     "DOUBLE_COLUMN": "style", "results_table": "tables", "to_latex": "tables", "to_markdown": "tables",
     "write_figures": "write", "write_tables": "write", "FIGURES": "write", "NAMES": "write",
+    "from_study": "data",
 }
 __all__ = list(_EXPORTS)
 

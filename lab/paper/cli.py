@@ -80,18 +80,9 @@ class _Bad(ValueError):
 
 
 def _rows_from_study(args):
-    from lab import study as studies  # lazy: the CLI stays fast for other commands
+    from lab.paper.data import from_study
 
-    if not Path(args.study).is_file():
-        raise _Bad(f"study={args.study} does not exist; give a study file (TOML), e.g. examples/study.toml")
-    study = studies.load(args.study, results_dir=args.results)  # ValueError: one line naming the field
-    try:
-        df, manifest = studies.load_results(study)
-    except FileNotFoundError:
-        raise _Bad(f"results={study.results_dir} holds no study results; "
-                   f"run `python -m lab sweep {args.study}` first") from None
-    sensitivity = studies.load_sensitivity(study) if getattr(study, "sensitivity", None) else None
-    return df, {"manifest": manifest, "study_file": str(args.study), "study": study.name}, sensitivity
+    return from_study(args.study, args.results)
 
 
 def _rows_from_store(args):

@@ -112,3 +112,26 @@ def smallest_batch(df: pd.DataFrame):
     """The smallest batch size measured (the latency-critical setting), or None."""
     sizes = plots.column(df, "batch_size").dropna()
     return None if sizes.empty else int(sizes.min())
+
+
+def from_study(study_file, results_dir=None) -> tuple[pd.DataFrame, dict, dict | None]:
+    """A study's stored results, ready for write_figures: (rows, provenance, sensitivity scans).
+
+    Reads the study's results directory only (rows.jsonl, manifest.json,
+    sensitivity-*.csv); never measures. One-line ValueError when the file or
+    its results are missing.
+    """
+    from pathlib import Path
+
+    from lab import study as studies
+
+    if not Path(study_file).is_file():
+        raise ValueError(f"study={study_file} does not exist; give a study file (TOML), e.g. examples/study.toml")
+    study = studies.load(study_file, results_dir=results_dir)  # ValueError: one line naming the field
+    try:
+        df, manifest = studies.load_results(study)
+    except FileNotFoundError:
+        raise ValueError(f"results={study.results_dir} holds no study results; "
+                         f"run `python -m lab sweep {study_file}` first") from None
+    sensitivity = studies.load_sensitivity(study) if study.sensitivity else None
+    return df, {"manifest": manifest, "study_file": str(study_file), "study": study.name}, sensitivity
