@@ -98,7 +98,9 @@ class Dashboard:
         self.points = W.Label("0").add_class("lab-points")
         self.error = W.HTML("").add_class("lab-error")
         self.note = W.HTML(QUICK_NOTE if self.quick else "custom runner or budget").add_class("lab-note")
-        self.image = W.Image(format="png", layout=W.Layout(width="900px")).add_class("lab-plot")
+        # min_width 0: in a narrow output area the plot shrinks (keeping its aspect), rather than
+        # squeezing the controls' column under it (an <img>'s flex minimum is its full width).
+        self.image = W.Image(format="png", layout=W.Layout(width="900px", min_width="0")).add_class("lab-plot")
         self.table = W.HTML("").add_class("lab-table")
         self.folder = W.Text(value=str(figure_dir), description="folder", layout=W.Layout(width="420px"))
         self.figure_format = W.Dropdown(options=files.FIGURE_FORMATS, value="pdf", layout=W.Layout(width="70px"))
@@ -108,7 +110,8 @@ class Dashboard:
         export.on_click(lambda _: self._saving(self.export_rows, self.rows_format.value))
         self.saved = W.HTML("").add_class("lab-saved")
         side = W.VBox([self.controls.box, self.remeasure, W.HBox([self.progress, self.status]),
-                       W.HBox([W.Label("points:"), self.points]), self.error], layout=W.Layout(width="380px"))
+                       W.HBox([W.Label("points:"), self.points]), self.error],
+                      layout=W.Layout(width="380px", flex="0 0 auto"))  # never narrower than its controls
         self.widget = W.VBox([W.HTML(f"<b>Efficiency Lab</b> {__version__}"), self.note, W.HBox([side, self.image]),
                               W.HBox([save, self.figure_format, self.folder, export, self.rows_format]),
                               self.saved, self.table]).add_class("lab-dashboard")
