@@ -65,7 +65,8 @@ COLUMNS: dict[str, str] = {
     "peak_gflops": "measured matrix-multiply ceiling of this device at this precision (GFLOP/s)",
     "bandwidth_gbs": "measured memory bandwidth of this device, from a large copy (GB/s)",
     "arithmetic_intensity": "FLOPs per byte moved (weights + input + output of one batch)",
-    "roofline_frac": "achieved_gflops / the roofline's attainable rate at this arithmetic intensity (0-1)",
+    "roofline_frac": "achieved_gflops / the roofline's attainable rate at this arithmetic intensity (usually 0-1; "
+                     "above 1 when the working set stays in cache, beating the DRAM roof)",
     "bound": "compute or memory: which roof limits this configuration at its arithmetic intensity",
     # quality
     "accuracy": "the model's quality metric on held-out data (higher is better)",

@@ -2,6 +2,7 @@
 
     plots.latency_vs_batch(df)                       # p50 line, p90-p99 band, one line per quant
     plots.tradeoff(df, x="energy_mj_per_sample")     # quality against cost, Pareto front drawn
+    plots.roofline(df)                               # achieved GFLOP/s vs FLOP/byte under the roofs
     fig = plots.dashboard_figure(df, current=ids)    # the dashboard's six panels, one Figure
 
 Every function takes ``ax`` (or makes one with pyplot, for notebooks) and returns
@@ -264,6 +265,71 @@ def tradeoff(df, x: str = "latency_ms_p50", y: str = "accuracy", current=None, a
             ax.scatter(best["_x"], best["_y"], s=40, facecolors="none", edgecolors="0.25", linewidths=1, zorder=3)
     current_star(ax, ok, xs, ys, current)
     return ax
+
+
+ROOFLINE_X_LABEL = "arithmetic intensity (FLOP/byte)"
+ROOFLINE_Y_LABEL = "achieved rate (GFLOP/s)"
+ROOF_GID = "lab-roof"  # gid of the roof lines, so tests and the dashboard can find them
+
+
+def roofline(df, ax=None, hue: str = "quant", current=None, colour_of=None, legend: bool = True):
+    """Achieved GFLOP/s against arithmetic intensity (FLOP/byte) on log-log axes, one colour per ``hue``
+    value, under the device's roofs (lab.roofline): the memory roof (bandwidth_gbs x intensity, a
+    slope) and a flat peak_gflops roof for each precision the rows use, each labelled with its value."""
+    ax = ax if ax is not None else _new_ax()
+    ax.set_xlabel(ROOFLINE_X_LABEL)
+    ax.set_ylabel(ROOFLINE_Y_LABEL)
+    ok = ok_rows(df)
+    if len(ok):
+        ok = ok[(column(ok, "arithmetic_intensity") > 0) & (column(ok, "achieved_gflops") > 0)]  # NaN: False
+    if len(ok) == 0:
+        _empty(ax)
+        return ax
+    xs, ys = column(ok, "arithmetic_intensity").to_numpy(), column(ok, "achieved_gflops").to_numpy()
+    keys = (ok[hue] if hue in ok else series(ok)).to_numpy()
+    colour_of = colour_of or colours(keys)
+    for key in dict.fromkeys(keys):  # first-seen order: stable colours and legend
+        mine = keys == key
+        label = f"{hue}={key}" if hue in ok and not hue.startswith("_") else str(key)
+        ax.scatter(xs[mine], ys[mine], s=22, color=colour_of.get(key) or palette()[0], label=label, zorder=2,
+                   linewidths=0)
+    _roofs(ax, ok, xs)
+    current_star(ax, ok, xs, ys, current)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if legend:
+        ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def _roofs(ax, ok: pd.DataFrame, xs: np.ndarray) -> None:
+    """The memory slope (the rows' highest bandwidth_gbs) and one flat roof per distinct peak_gflops."""
+    from lab.roofline import precision_of
+
+    bandwidths = column(ok, "bandwidth_gbs").to_numpy()
+    bandwidth = np.nanmax(bandwidths) if np.isfinite(bandwidths).any() and np.nanmax(bandwidths) > 0 else None
+    names: dict[float, list[str]] = {}  # peak GFLOP/s -> the precisions it is the ceiling of
+    for quant, peak in zip(ok["quant"] if "quant" in ok else [None] * len(ok), column(ok, "peak_gflops")):
+        if np.isfinite(peak) and peak > 0:
+            try:
+                name = precision_of(str(quant))
+            except ValueError:
+                name = str(quant)
+            names.setdefault(float(peak), [])
+            if name not in names[float(peak)]:
+                names[float(peak)].append(name)
+    ridges = [p / bandwidth for p in names] if bandwidth else []
+    lo, hi = min([xs.min(), *ridges]) / 4, max([xs.max(), *ridges]) * 4
+    if bandwidth:
+        top = max(ridges) if ridges else hi
+        ax.plot([lo, top], [bandwidth * lo, bandwidth * top], color="0.35", linewidth=1, zorder=1, gid=ROOF_GID,
+                label=f"memory roof {bandwidth:.3g} GB/s")
+    for peak, precisions in sorted(names.items()):
+        start = peak / bandwidth if bandwidth else lo
+        label = f"{' / '.join(precisions)} peak {peak:.3g} GFLOP/s"
+        ax.plot([start, hi], [peak, peak], color="0.35", linewidth=1, linestyle="--", zorder=1, gid=ROOF_GID,
+                label=label)
+        ax.text(hi, peak, f" {' / '.join(precisions)}", va="center", ha="left", fontsize="x-small", color="0.35")
 
 
 def current_star(ax, ok, xs, ys, current) -> None:

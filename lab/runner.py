@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from lab import hardware
+from lab import costs, hardware, roofline
 from lab.config import Config, as_configs
 from lab.measure import energy, memory, timing
 from lab.models import registry
@@ -139,7 +139,31 @@ def _transform(row: dict, config: Config, spec: registry.ModelSpec, device: torc
     return model
 
 
-def _measure_into(row: dict, config: Config, budget: Budget) -> None:
+def _nbytes(value) -> int:
+    """Bytes of the tensors in a model's input or output (tensor, tuple, list, dict or dict-like)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict) or hasattr(value, "values") and callable(value.values):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
+def _derived(row: dict, config: Config, store: Store | None, output_bytes: int, input_bytes: int) -> None:
+    """Carbon and cost (arithmetic on the measured energy and throughput, with the settings used
+    recorded beside them), and where the configuration sits under the device's roofline."""
+    device_name = _environment(config.device)["device_name"]
+    row.update(costs.derive(row, costs.carbon_setting(), costs.price_setting(device_name=device_name)))
+    # Measured once per device, threads and environment (a few seconds), then cached in the store.
+    ceilings = roofline.ceilings(config.device, config.threads, store=store, env_id=row["env_id"])
+    row.update(roofline.row_fields(
+        flops_per_sample=row.get("flops"), batch_size=config.batch_size, throughput_sps=row.get("throughput_sps"),
+        bytes_per_batch=roofline.batch_bytes(row.get("model_size_mib"), input_bytes, output_bytes),
+        quant=config.quant, ceilings=ceilings))
+
+
+def _measure_into(row: dict, config: Config, budget: Budget, store: Store | None = None) -> None:
     """Build, transform and measure ``config``; fill ``row`` as each figure arrives."""
     spec = registry.get(config.model)
     device = torch.device(config.device)
@@ -152,11 +176,11 @@ def _measure_into(row: dict, config: Config, budget: Budget) -> None:
 
     on_cuda = device.type == "cuda"
     sync = functools.partial(torch.cuda.synchronize, device) if on_cuda else None
+    start = time.perf_counter()
+    output_bytes = _nbytes(forward())  # with compile on, this first call compiles
+    if sync:
+        sync()
     if config.compile:
-        start = time.perf_counter()
-        forward()
-        if sync:
-            sync()
         row["compile_s"] = time.perf_counter() - start
 
     time_one = timing.cuda_event_timer(device) if on_cuda else None
@@ -179,6 +203,7 @@ def _measure_into(row: dict, config: Config, budget: Budget) -> None:
     row["idle_power_w"] = reading.idle_power_w
     row["energy_short_window"] = reading.short_window
     row["energy_window_s"] = reading.seconds
+    _derived(row, config, store, output_bytes, _nbytes(args))
 
     if spec.evaluate is not None:
         row["accuracy"] = spec.evaluate(model, device, quantize.get(config.quant).input_dtype)
@@ -210,13 +235,14 @@ def measure(config: Config, *, budget: Budget = Budget(), store: Store | str | N
     row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "budget": budget_name(budget), "error": None}
+    store = _open_store(store)
     with hardware.torch_threads(config.threads), torch.inference_mode():
         try:
-            _measure_into(row, config, budget)
+            _measure_into(row, config, budget, store)
         except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error; the sweep goes on
             row["error"] = _one_line(exc)
     if store is not None:
-        row["id"] = _open_store(store).add(row, env)
+        row["id"] = store.add(row, env)
     return {**row, **{k: v for k, v in env.items() if k not in row}}
 
 

@@ -45,6 +45,16 @@ CREATE INDEX IF NOT EXISTS results_config_env ON results (config_id, env_id, err
 CREATE INDEX IF NOT EXISTS results_env ON results (env_id);
 """
 
+# Measured hardware ceilings (lab.roofline), one JSON dict per (environment, device, threads).
+# Added after schema_version 1 without a bump: _open() creates it in existing stores too, and
+# a lab that predates it never reads it, so old and new labs share a file either way.
+_CEILINGS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ceilings (
+    env_id TEXT NOT NULL, device TEXT NOT NULL, threads INTEGER NOT NULL,
+    ceilings TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (env_id, device, threads))
+"""
+
 
 def default_path() -> Path:
     """$LAB_STORE if set, else <repo root>/data/results/lab.sqlite (gitignored)."""
@@ -124,13 +134,15 @@ class Store:
                 self._refuse(f"is not a lab results store (an SQLite database with tables {names})")
             else:
                 self._check_version(con)
+                if "ceilings" not in tables:  # a store made before the table existed gains it
+                    con.execute(_CEILINGS_SCHEMA)
 
     def _create(self, con: sqlite3.Connection) -> None:
         # WAL persists in the file; it cannot be switched inside a transaction.
         con.execute("PRAGMA journal_mode=WAL")
         # One transaction + IF NOT EXISTS: two processes creating one new file both succeed.
         with _transaction(con):
-            for stmt in filter(str.strip, _SCHEMA.split(";")):  # executescript would COMMIT
+            for stmt in [*filter(str.strip, _SCHEMA.split(";")), _CEILINGS_SCHEMA]:  # executescript would COMMIT
                 con.execute(stmt)
             con.execute("INSERT OR IGNORE INTO lab_meta VALUES ('schema_version', ?), "
                         "('created_at', ?)", (str(SCHEMA_VERSION), _now()))
@@ -219,6 +231,22 @@ class Store:
         found = self._select(["r.config_id = ?", "r.env_id = ?", "r.error IS NULL"],
                              [config_id, env_id], "ORDER BY r.id DESC LIMIT 1")
         return found[0] if found else None
+
+    def get_ceilings(self, env_id: str, device: str, threads: int) -> dict | None:
+        """The ceilings stored for (env_id, device, threads) by put_ceilings, or None."""
+        with self._connect() as con:
+            found = con.execute("SELECT ceilings FROM ceilings WHERE env_id=? AND device=? AND threads=?",
+                                (env_id, device, int(threads))).fetchone()
+        return json.loads(found[0]) if found else None
+
+    def put_ceilings(self, env_id: str, device: str, threads: int, ceilings: dict) -> None:
+        """Store (or replace) the measured ceilings of ``device`` at ``threads`` in environment ``env_id``."""
+        if not isinstance(env_id, str) or not env_id:
+            raise ValueError(f"env_id={env_id!r} is not valid; give a non-empty string")
+        text = _dumps(ceilings, "ceilings")
+        with self._connect() as con, _transaction(con):
+            con.execute("INSERT OR REPLACE INTO ceilings VALUES (?, ?, ?, ?, ?)",
+                        (env_id, device, int(threads), text, _now()))
 
     def __len__(self) -> int:
         with self._connect() as con:

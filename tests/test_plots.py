@@ -109,3 +109,45 @@ def test_dashboard_figure_six_panels_redrawn_in_place_same_image():
     fresh = plots.dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"])
     assert plots.to_bytes(again) == plots.to_bytes(fresh)
     assert plots.to_bytes(plots.dashboard_figure(pd.DataFrame()), "svg").lstrip().startswith(b"<?xml")
+
+
+def roofline_rows():
+    # fp32: peak 100 GFLOP/s; bf16: 400; bandwidth 20 GB/s (ridges at 5 and 20 FLOP/byte)
+    out = []
+    for quant, peak in (("fp32", 100.0), ("bf16", 400.0)):
+        for b, intensity in ((1, 0.5), (64, 30.0)):
+            out.append(dict(model="digits-mlp", quant=quant, batch_size=b, config_id=f"{quant}-{b}", error=None,
+                            arithmetic_intensity=intensity, achieved_gflops=min(peak, 20 * intensity) / 2,
+                            peak_gflops=peak, bandwidth_gbs=20.0))
+    return pd.DataFrame(out)
+
+
+def test_roofline_draws_points_roofs_and_log_axes_with_units():
+    ax = plots.roofline(with_error(roofline_rows()), current="bf16-64")
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "FLOP/byte" in ax.get_xlabel() and "GFLOP/s" in ax.get_ylabel()
+    points = [c for c in ax.collections if c.get_label().startswith("quant=")]
+    assert [c.get_label() for c in points] == ["quant=fp32", "quant=bf16"]
+    assert sum(len(c.get_offsets()) for c in points) == 4  # the error row is left out
+    roofs = [line for line in ax.lines if line.get_gid() == plots.ROOF_GID]
+    assert [line.get_label() for line in roofs] == ["memory roof 20 GB/s", "fp32 peak 100 GFLOP/s",
+                                                    "bf16 peak 400 GFLOP/s"]
+    assert list(roofs[1].get_xdata())[0] == pytest.approx(5.0)   # the fp32 roof starts at its ridge point
+    assert list(roofs[2].get_ydata()) == [400.0, 400.0]
+    (star,) = [c for c in ax.collections if c.get_label() == "current"]
+    assert star.get_offsets().tolist() == [[30.0, 200.0]]
+
+
+@pytest.mark.parametrize("df", [pd.DataFrame(), rows(),
+                                roofline_rows().assign(arithmetic_intensity=None, achieved_gflops=None)])
+def test_roofline_empty_state_when_columns_missing(df):
+    ax = plots.roofline(df)
+    assert [t.get_text() for t in ax.texts] == ["no points yet"]
+    assert UNIT.search(ax.get_xlabel()) and UNIT.search(ax.get_ylabel())
+    assert not [line for line in ax.lines if line.get_gid() == plots.ROOF_GID]
+
+
+def test_roofline_points_without_ceilings_draw_no_roofs():
+    ax = plots.roofline(roofline_rows().drop(columns=["peak_gflops", "bandwidth_gbs"]))
+    assert sum(len(c.get_offsets()) for c in ax.collections if c.get_label().startswith("quant=")) == 4
+    assert not [line for line in ax.lines if line.get_gid() == plots.ROOF_GID]

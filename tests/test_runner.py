@@ -159,3 +159,42 @@ def test_a_quick_row_is_not_reused_for_a_default_request(tmp_path):
     assert lab.runner._serves(quick.iloc[0].to_dict(), lab.Budget.quick())
     assert not lab.runner._serves(quick.iloc[0].to_dict(), lab.Budget())
     assert lab.runner._serves({"budget": "default"}, lab.Budget.quick())
+
+
+def test_every_row_carries_carbon_cost_and_the_roofline(monkeypatch):
+    from lab import costs
+
+    monkeypatch.setenv("LAB_CARBON_REGION", "france")
+    row = lab.measure(lab.Config(model="digits-mlp", batch_size=8, threads=1), budget=TINY)
+    assert row["error"] is None
+    assert row["carbon_g_per_kwh"] == costs.CARBON_INTENSITY["france"]
+    # the arithmetic of lab.costs on this row's own measured energy and throughput
+    assert row["co2_g_per_1k"] == pytest.approx(row["energy_mj_per_sample"] / 3.6e6 * row["carbon_g_per_kwh"])
+    assert row["cost_usd_per_1m"] == pytest.approx(row["price_usd_per_hour"] / 3600 * 1e6 / row["throughput_sps"])
+    assert row["achieved_gflops"] == pytest.approx(row["flops"] * row["throughput_sps"] / 1e9)
+    assert row["peak_gflops"] > 0 and row["bandwidth_gbs"] > 0
+    assert row["arithmetic_intensity"] > 0 and row["roofline_frac"] > 0
+    assert row["bound"] in ("compute", "memory")
+
+
+def test_ceilings_are_measured_once_per_store_and_reused(tmp_path, monkeypatch):
+    from lab import roofline
+
+    calls = []
+
+    def fake_measure(device):
+        calls.append(device)
+        return {"device": device, "peak_gflops": {"fp32": 100.0}, "bandwidth_gbs": 10.0}
+
+    monkeypatch.setattr(roofline, "measure_ceilings", fake_measure)
+    roofline.clear_cache()
+    store = Store(tmp_path / "s.sqlite")
+    try:
+        first = lab.measure(lab.Config(model="digits-mlp", batch_size=2, threads=1), budget=TINY, store=store)
+        roofline.clear_cache()  # a new process: the store still has them
+        second = lab.measure(lab.Config(model="digits-mlp", batch_size=4, threads=1), budget=TINY, store=store)
+    finally:
+        roofline.clear_cache()  # later tests measure the real ceilings
+    assert calls == ["cpu"]
+    assert first["peak_gflops"] == second["peak_gflops"] == 100.0
+    assert store.get_ceilings(first["env_id"], "cpu", 1)["bandwidth_gbs"] == 10.0

@@ -268,3 +268,28 @@ def test_default_path_honours_lab_store(tmp_path, monkeypatch):
     assert default_path() == tmp_path / "mine.sqlite"
     store = Store()
     assert store.path == tmp_path / "mine.sqlite" and store.path.exists()
+
+
+def test_ceilings_round_trip_keyed_by_env_device_threads(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    assert store.get_ceilings("env-a", "cpu", 2) is None
+    measured = {"device": "cpu", "threads": 2, "peak_gflops": {"fp32": 150.5, "int8": 800.0},
+                "bandwidth_gbs": 30.0, "unsupported": {"fp16": "slow"}}
+    store.put_ceilings("env-a", "cpu", 2, measured)
+    assert Store(tmp_path / "s.sqlite").get_ceilings("env-a", "cpu", 2) == measured  # committed, nested kept
+    assert store.get_ceilings("env-a", "cpu", 1) is None and store.get_ceilings("env-b", "cpu", 2) is None
+    store.put_ceilings("env-a", "cpu", 2, {**measured, "bandwidth_gbs": 31.0})  # replaced, not duplicated
+    assert store.get_ceilings("env-a", "cpu", 2)["bandwidth_gbs"] == 31.0
+    assert len(store) == 0  # ceilings are not result rows
+    with pytest.raises(ValueError, match="env_id=None"):
+        store.put_ceilings(None, "cpu", 2, measured)
+
+
+def test_a_store_made_before_the_ceilings_table_gains_it(tmp_path):
+    path = tmp_path / "old.sqlite"
+    Store(path).add(make_row(), ENV)
+    with sqlite3.connect(path) as con:
+        con.execute("DROP TABLE ceilings")  # what a store written before the table existed looks like
+    store = Store(path)
+    store.put_ceilings("env-a", "cpu", 2, {"bandwidth_gbs": 1.0})
+    assert store.get_ceilings("env-a", "cpu", 2) == {"bandwidth_gbs": 1.0} and len(store) == 1

@@ -1,0 +1,250 @@
+"""How far a configuration is from the hardware's limit: the roofline.
+
+    c = ceilings("cpu", threads=2, store=store)   # measured once per (environment, device, threads)
+    row.update(row_fields(flops_per_sample=row["flops"], batch_size=64, throughput_sps=row["throughput_sps"],
+                          bytes_per_batch=batch_bytes(row["model_size_mib"], in_bytes, out_bytes),
+                          quant="bf16", ceilings=c))
+
+The ceilings are measured here, not read from a datasheet: a square matrix
+multiply per precision (GFLOP/s) and a large copy (GB/s), on this device at
+this thread count. The roofline's attainable rate at arithmetic intensity I
+(FLOP/byte) is min(peak, I x bandwidth); a configuration left of the ridge
+(I x bandwidth < peak) is memory-bound, right of it compute-bound.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")  # what the lab's schemes compute in (see precision_of)
+_MEASURABLE = (*PRECISIONS, "fp8")
+_CPU_MATMUL, _CUDA_MATMUL = 1024, 8192    # square sizes that are compute-bound on each (n^3 work over n^2 data)
+_CPU_COPY_MIB, _CUDA_COPY_MIB = 256, 1024  # far past the last-level cache (CPU) / L2 (GPU): a DRAM/HBM copy
+_PROBE = 256                               # first size tried; doubled up to the full size while calls stay short
+
+
+def _dtype(precision: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.int8,
+            "fp8": getattr(torch, "float8_e4m3fn", None)}[precision]
+
+
+def _matmul(precision: str, n: int, device):
+    """A zero-argument callable doing one n x n x n matrix multiply at ``precision``."""
+    import torch
+
+    dtype = _dtype(precision)
+    if precision == "int8":  # int8 x int8 -> int32, the kernel int8 schemes reach (torch._int_mm)
+        a = torch.randint(-64, 64, (n, n), dtype=torch.int8, device=device)
+        b = torch.randint(-64, 64, (n, n), dtype=torch.int8, device=device)
+        return lambda: torch._int_mm(a, b)
+    if precision == "fp8":  # e4m3 x e4m3 -> bf16 through torch._scaled_mm (unit scales; b column-major)
+        if dtype is None:
+            raise RuntimeError("this torch has no float8_e4m3fn")
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype).t()
+        one = torch.ones((), device=device)
+        return lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+    # fp32 on CUDA is what the lab's fp32 rows run: TF32 only if the user switched it on for both.
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    return lambda: torch.mm(a, b)
+
+
+def _seconds(fn, min_run_s: float) -> float:
+    """Seconds per call of ``fn`` in its fastest block (torch.utils.benchmark: warm-up, CUDA sync,
+    blocks of calls). The fastest, not the median: a ceiling is what the device can do, and on a
+    shared machine the slower blocks measure the neighbours."""
+    import torch
+    from torch.utils.benchmark import Timer
+
+    # Timer runs with 1 thread unless told otherwise; the ceiling is for the threads in use now.
+    timer = Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return min(timer.blocked_autorange(min_run_time=min_run_s).times)
+
+
+def _once(call, device, repeat: int = 3) -> float:
+    """Seconds of the fastest of ``repeat`` calls after a first (warm-up) one; synchronised on CUDA."""
+    import time
+
+    import torch
+
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    call()
+    sync()
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _matmul_gflops(precision: str, device, size: int, min_run_s: float) -> tuple[float, int]:
+    """(GFLOP/s, n) of a square n x n matmul at ``precision`` (2 n^3 FLOPs per call), n <= size.
+    A precision the device runs slowly (fp16 on most CPUs: a few GFLOP/s) is measured at a smaller
+    n, so a slow kernel doesn't stretch the measurement to minutes; its ceiling is low either way."""
+    n = min(_PROBE, size)
+    call = _matmul(precision, n, device)
+    # Double n while a call at twice the size (8x the work) would stay under min_run_s. Each step times
+    # the real size (fastest of 3), so one slow call on a busy machine doesn't stop the growth early.
+    while n < size and _once(call, device) * 8 <= min_run_s:
+        n = min(2 * n, size)
+        call = _matmul(precision, n, device)
+    return 2 * n**3 / _seconds(call, min_run_s) / 1e9, n
+
+
+def _copy_gbs(device, copy_mib: float, min_run_s: float) -> float:
+    """GB/s (1e9 bytes/s) of dst.copy_(src) over ``copy_mib`` MiB: bytes read + bytes written."""
+    import torch
+
+    nbytes = int(copy_mib * 2**20)
+    src = torch.ones(nbytes, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    return 2 * nbytes / _seconds(lambda: dst.copy_(src), min_run_s) / 1e9
+
+
+def _reason(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text[:160]}"
+
+
+def measure_ceilings(device: str, precisions=PRECISIONS, *, min_run_s: float = 0.2, size: int | None = None,
+                     copy_mib: float | None = None) -> dict:
+    """Measure ``device``'s ceilings at the current torch thread count.
+
+    peak_gflops: {precision: GFLOP/s of a square n x n matmul} (n up to 1024 on CPU, 8192 on CUDA, or ``size``)
+    bandwidth_gbs: GB/s (1e9 bytes/s) of a large copy, read + written bytes (256 MiB on CPU,
+        1 GiB on CUDA, or ``copy_mib``)
+    unsupported: {precision: one-line reason} for precisions the device can't multiply
+    matmul_n: {precision: n actually used} (smaller than ``size`` for a precision too slow for it)
+    About 0.2 s (``min_run_s``) per figure, plus warm-up: a second or two on a CPU.
+    """
+    import torch
+
+    unknown = [p for p in precisions if p not in _MEASURABLE]
+    if unknown:
+        raise ValueError(f"precisions={unknown[0]!r} is not allowed: any of {', '.join(_MEASURABLE)}")
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    size = size or (_CUDA_MATMUL if cuda else _CPU_MATMUL)
+    copy_mib = copy_mib or (_CUDA_COPY_MIB if cuda else _CPU_COPY_MIB)
+    peaks, sizes, unsupported = {}, {}, {}
+    with torch.inference_mode():
+        for precision in precisions:
+            try:
+                peaks[precision], sizes[precision] = _matmul_gflops(precision, dev, size, min_run_s)
+            except Exception as exc:  # noqa: BLE001 — a kernel this device lacks: say why, measure the rest
+                unsupported[precision] = _reason(exc)
+        bandwidth = _copy_gbs(dev, copy_mib, min_run_s)
+    if cuda:
+        torch.cuda.empty_cache()  # give the copy buffers back before the runner measures memory
+    return {"device": str(device), "threads": torch.get_num_threads(), "peak_gflops": peaks,
+            "bandwidth_gbs": bandwidth, "unsupported": unsupported, "matmul_n": sizes, "copy_mib": copy_mib,
+            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+_CACHE: dict[tuple, dict] = {}  # (env_id, device, threads) -> ceilings: the runner asks on every row
+
+
+def clear_cache() -> None:
+    """Forget the in-process ceilings (the store keeps its copy)."""
+    _CACHE.clear()
+
+
+def ceilings(device: str, threads: int, *, store=None, env_id: str | None = None, measure=None) -> dict:
+    """``device``'s ceilings at ``threads``: from this process's cache, else ``store``, else measured
+    (``measure(device)`` at ``threads`` torch threads) and put in both. ``env_id`` defaults to
+    lab.hardware.environment(device)'s, so a new torch or lab version measures again."""
+    from lab import hardware
+
+    if env_id is None and store is not None:
+        env_id = hardware.environment(device)["env_id"]
+    key = (env_id, str(device), int(threads))
+    if key in _CACHE:
+        return _CACHE[key]
+    found = store.get_ceilings(env_id, str(device), int(threads)) if store is not None else None
+    if found is None:
+        with hardware.torch_threads(int(threads)):
+            # Looked up at call time (not a default argument), so a test can replace measure_ceilings.
+            found = (measure or measure_ceilings)(device)
+        if store is not None:
+            store.put_ceilings(env_id, str(device), int(threads), found)
+    _CACHE[key] = found
+    return found
+
+
+# quant scheme -> the precision its matmuls run in, i.e. which ceiling applies (lab.transforms.quantize).
+_PRECISION_OF = {
+    "fp32": "fp32", "bf16": "bf16", "fp16": "fp16",  # weights and activations in that float type
+    # int8 x int8 products with int32 accumulation: fbgemm (int8-dynamic), torch._int_mm (torchao),
+    # x86 int8 kernels once compiled (int8-static; eager runs quantize/dequantize ops around fp32 matmuls).
+    "int8-dynamic": "int8", "int8-dynamic-torchao": "int8", "int8-static": "int8",
+    # Weight-only schemes dequantize weights inside the matmul and compute in the activation dtype:
+    # fp32 activations for int8-weight-only, bf16 for int4-weight-only (Scheme.input_dtype).
+    "int8-weight-only": "fp32", "int4-weight-only": "bf16",
+    # fp8 x fp8 via torch._scaled_mm; where fp8 wasn't measured, fp16 (same tensor-core tier, one below).
+    "fp8": "fp8",
+}
+_FALLBACK = {"int8": "fp32", "fp8": "fp16"}  # what applies when the device's ceiling wasn't measured
+
+
+def precision_of(quant: str, measured=None) -> str:
+    """The ceiling that applies to scheme ``quant`` (see _PRECISION_OF for why). With ``measured``
+    (the precisions measured, e.g. ceilings["peak_gflops"]), an unmeasured int8 falls back to fp32 and
+    fp8 to fp16: the roofline then compares against the float ceiling the kernel would otherwise reach."""
+    if quant not in _PRECISION_OF:
+        raise ValueError(f"quant={quant!r} is not allowed: one of {', '.join(_PRECISION_OF)}")
+    precision = _PRECISION_OF[quant]
+    if measured is not None and precision not in measured and precision in _FALLBACK:
+        return _FALLBACK[precision]
+    return precision
+
+
+def batch_bytes(model_size_mib, input_bytes, output_bytes) -> int | None:
+    """Bytes one batch moves, as the roofline counts them: weights (model_size_mib x 2^20) + the batch's
+    input + its output. It leaves out activations and assumes each weight is read once per batch: a lower
+    bound on the traffic, so the intensity is an upper bound and 'memory-bound' is a conservative call."""
+    parts = [_finite(v) for v in (model_size_mib, input_bytes, output_bytes)]
+    if any(p is None for p in parts):
+        return None
+    return int(parts[0] * 2**20 + parts[1] + parts[2])
+
+
+def _finite(value) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def row_fields(*, flops_per_sample, batch_size, throughput_sps, bytes_per_batch, quant, ceilings) -> dict:
+    """The roofline columns of one configuration.
+
+    achieved_gflops = flops_per_sample x throughput_sps / 1e9 (GFLOP/s)
+    arithmetic_intensity = flops_per_sample x batch_size / bytes_per_batch (FLOP/byte; see batch_bytes)
+    peak_gflops, bandwidth_gbs: the ceilings for precision_of(quant) (GFLOP/s, GB/s)
+    roofline_frac = achieved / min(peak, intensity x bandwidth): the share of the attainable rate (0-1)
+    bound = 'memory' if intensity x bandwidth < peak else 'compute'
+    A missing or non-finite input leaves what depends on it None.
+    """
+    flops, batch, rate, nbytes = (_finite(v) for v in (flops_per_sample, batch_size, throughput_sps, bytes_per_batch))
+    achieved = flops * rate / 1e9 if flops is not None and rate is not None else None
+    intensity = flops * batch / nbytes if None not in (flops, batch, nbytes) and nbytes > 0 else None
+    peak = bandwidth = None
+    if ceilings and quant is not None:
+        peaks = ceilings.get("peak_gflops") or {}
+        peak = _finite(peaks.get(precision_of(quant, peaks)))
+        bandwidth = _finite(ceilings.get("bandwidth_gbs"))
+    frac = bound = None
+    if intensity is not None and peak is not None and bandwidth is not None:
+        memory_roof = intensity * bandwidth  # GFLOP/s the bandwidth allows at this intensity
+        bound = "memory" if memory_roof < peak else "compute"
+        attainable = min(peak, memory_roof)
+        frac = achieved / attainable if achieved is not None and attainable > 0 else None
+    return {"achieved_gflops": achieved, "peak_gflops": peak, "bandwidth_gbs": bandwidth,
+            "arithmetic_intensity": intensity, "roofline_frac": frac, "bound": bound}
