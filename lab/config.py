@@ -157,12 +157,16 @@ def grid(**knobs) -> list[Config]:
         # Sparsity means nothing without a pruning method, and a pattern like 2:4
         # fixes it: `--prune none,structured --sparsity 0.3,0.5` asks for one
         # baseline and two pruned points, not for the meaningless (none, 0.5).
+        # Likewise recovery fine-tuning: `--finetune-epochs 2` with `--prune none,structured`
+        # fine-tunes the pruned model, not the baseline.
         method = _PRUNE_METHODS.get(point.get("prune_method", "none"))
         mixed = len(axes.get("prune_method", ())) > 1  # alone, `none` + a sparsity is a mistake to report
         valid = isinstance(point.get("sparsity"), (int, float)) and 0 <= point.get("sparsity") < 1
         if method is not None and mixed and valid:
             if method.name == "none":
                 point["sparsity"] = 0.0
+                if "finetune_epochs" in point:  # recovery after pruning: the baseline stays the shipped model
+                    point["finetune_epochs"] = 0
             elif method.fixed_sparsity is not None:
                 point["sparsity"] = method.fixed_sparsity
         config = Config(**point)

@@ -89,3 +89,11 @@ def test_grid_gives_one_baseline_for_sparsities_without_a_pruning_method():
                                                                ("unstructured", 0.5)]
     with pytest.raises(ValueError, match="choose a pruning method"):
         grid(model="digits-mlp", sparsity=[0.3])
+
+
+def test_grid_fine_tunes_the_pruned_points_not_the_baseline():
+    configs = grid(model="digits-mlp", prune_method=["none", "structured"], sparsity=0.5, finetune_epochs=[0, 2])
+    assert [(c.prune_method, c.finetune_epochs) for c in configs] == [("none", 0), ("structured", 0),
+                                                                      ("structured", 2)]
+    alone = grid(model="digits-mlp", finetune_epochs=2)  # no mix: exactly what was asked for
+    assert [c.finetune_epochs for c in alone] == [2]
