@@ -27,7 +27,7 @@ from lab import plots
 from lab.pareto import pareto_front
 from lab.paper import data
 
-LATENCY_LABEL = "latency per batch, p50 (ms)"
+LATENCY_LABEL = "batch latency p50 (ms)"
 THROUGHPUT_LABEL = "throughput (samples/s)"
 SPARSITY_LABEL = "sparsity (fraction of weights removed)"
 SCHEME_LABEL = "quantization scheme (precision)"
@@ -111,7 +111,11 @@ def batch_panels(df: pd.DataFrame, fig, *, colour_of: dict | None = None, vertic
     _batch_panel(right, agg, "throughput_sps", THROUGHPUT_LABEL, colour_of, styles)
     if vertical:
         left.set_xlabel("")
-    left.legend(ncol=2 if len(left.get_lines()) > 4 else 1)
+    handles, labels = left.get_legend_handles_labels()
+    if len(handles) > 4:  # many series: below the panels, where it cannot squeeze them to nothing
+        fig.legend(handles, labels, loc="outside lower center", ncol=1 if vertical else 2, fontsize="small")
+    else:
+        left.legend()
     return ok
 
 
