@@ -5,6 +5,8 @@ names. ``COLUMNS`` is ordered as tables and CSV files show it.
 """
 from __future__ import annotations
 
+import math
+
 COLUMNS: dict[str, str] = {
     # what was measured
     "model": "model name (python -m lab models)",
@@ -95,3 +97,16 @@ def ordered(keys) -> list[str]:
     keys = list(keys)
     known = [c for c in COLUMNS if c in keys]
     return known + [k for k in keys if k not in COLUMNS]
+
+
+def finite(value) -> float | None:
+    """A column's value as a float, or None when it holds no number: missing (None), not a number,
+    a bool, NaN or infinite. Derived columns use it so that an error row's missing input gives a
+    missing output (None), never a made-up 0."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

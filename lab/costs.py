@@ -19,6 +19,8 @@ import math
 import os
 import re
 
+from lab.columns import finite
+
 # --- carbon ------------------------------------------------------------------------------------
 
 CARBON_SOURCE = ("Ember, Yearly Electricity Data / Global Electricity Review 2024: 2023 annual average, "
@@ -202,27 +204,18 @@ def price_setting(device_name: str | None = None, instance: str | None = None,
 J_PER_KWH = 3.6e6
 
 
-def _finite(value) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
 
 def co2_g_per_1k(energy_mj_per_sample, g_per_kwh: float) -> float | None:
     """g CO2e per 1,000 inferences = mJ/sample x 1e-3 J/mJ x 1000 samples / 3.6e6 J/kWh x g/kWh.
     None when the energy is missing or not finite."""
-    energy = _finite(energy_mj_per_sample)
+    energy = finite(energy_mj_per_sample)
     return None if energy is None else energy * 1e-3 * 1000 / J_PER_KWH * g_per_kwh
 
 
 def cost_usd_per_1m(throughput_sps, usd_per_hour: float) -> float | None:
     """USD per million inferences = USD/h / 3600 s/h x 1e6 samples / (samples/s).
     None when the throughput is missing, not finite or not positive."""
-    rate = _finite(throughput_sps)
+    rate = finite(throughput_sps)
     return None if rate is None or rate <= 0 else usd_per_hour / 3600 * 1e6 / rate
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+from lab.columns import finite
+
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")  # what the lab's schemes compute in (see precision_of)
 _MEASURABLE = (*PRECISIONS, "fp8")
 _CPU_MATMUL, _CUDA_MATMUL = 1024, 8192    # square sizes that are compute-bound on each (n^3 work over n^2 data)
@@ -206,20 +208,11 @@ def batch_bytes(model_size_mib, input_bytes, output_bytes) -> int | None:
     """Bytes one batch moves, as the roofline counts them: weights (model_size_mib x 2^20) + the batch's
     input + its output. It leaves out activations and assumes each weight is read once per batch: a lower
     bound on the traffic, so the intensity is an upper bound and 'memory-bound' is a conservative call."""
-    parts = [_finite(v) for v in (model_size_mib, input_bytes, output_bytes)]
+    parts = [finite(v) for v in (model_size_mib, input_bytes, output_bytes)]
     if any(p is None for p in parts):
         return None
     return int(parts[0] * 2**20 + parts[1] + parts[2])
 
-
-def _finite(value) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def row_fields(*, flops_per_sample, batch_size, throughput_sps, bytes_per_batch, quant, ceilings) -> dict:
@@ -232,14 +225,14 @@ def row_fields(*, flops_per_sample, batch_size, throughput_sps, bytes_per_batch,
     bound = 'memory' if intensity x bandwidth < peak else 'compute'
     A missing or non-finite input leaves what depends on it None.
     """
-    flops, batch, rate, nbytes = (_finite(v) for v in (flops_per_sample, batch_size, throughput_sps, bytes_per_batch))
+    flops, batch, rate, nbytes = (finite(v) for v in (flops_per_sample, batch_size, throughput_sps, bytes_per_batch))
     achieved = flops * rate / 1e9 if flops is not None and rate is not None else None
     intensity = flops * batch / nbytes if None not in (flops, batch, nbytes) and nbytes > 0 else None
     peak = bandwidth = None
     if ceilings and quant is not None:
         peaks = ceilings.get("peak_gflops") or {}
-        peak = _finite(peaks.get(precision_of(quant, peaks)))
-        bandwidth = _finite(ceilings.get("bandwidth_gbs"))
+        peak = finite(peaks.get(precision_of(quant, peaks)))
+        bandwidth = finite(ceilings.get("bandwidth_gbs"))
     frac = bound = None
     if intensity is not None and peak is not None and bandwidth is not None:
         memory_roof = intensity * bandwidth  # GFLOP/s the bandwidth allows at this intensity

@@ -12,18 +12,7 @@ from lab.measure.energy import (
 from lab.measure.sampling import SampledEnergy
 
 
-class NVMLError(Exception):
-    pass
-
-
-class NVMLError_LibraryNotFound(NVMLError):
-    def __str__(self):
-        return "NVML Shared Library Not Found"
-
-
-class NVMLError_NotSupported(NVMLError):
-    def __str__(self):
-        return "Not Supported"
+from nvml_errors import NVMLError, NVMLError_LibraryNotFound, NVMLError_NotSupported  # noqa: E402
 
 
 class FakeNvml:
