@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = sub.add_parser("env", help="devices, threads, CPU model, torch version, energy source per device")
     env.add_argument("--format", choices=("table", "json"), default="table")
+    env.add_argument("--ceilings", action="store_true",
+                     help="also each device's roofline ceilings at its default threads: matmul GFLOP/s per "
+                          "precision and copy bandwidth (measured once, a few seconds, then read from the store)")
+    env.add_argument("--store", default=None, help="results store for the ceilings (default: $LAB_STORE or "
+                                                   "data/results/lab.sqlite)")
 
     models = sub.add_parser("models", help="built-in models with params, task and quality metric")
     models.add_argument("--format", choices=("table", "json"), default="table")
@@ -289,6 +294,8 @@ def cmd_env(args, out, err) -> int:
             dev["energy_assumption"], dev["energy_why"] = source.assumption, energy.describe(source)
         finally:
             source.close()
+        if args.ceilings:
+            dev["ceilings"] = _ceilings(dev, args.store)
     if args.format == "json":
         print(json.dumps(info, indent=2), file=out)
         return 0
@@ -302,7 +309,22 @@ def cmd_env(args, out, err) -> int:
             if key in dev:
                 print(f"  {key:<16} {dev[key]}", file=out)
         print(f"  {'energy':<16} {dev['energy_why']}", file=out)
+        if "ceilings" in dev:
+            ceilings = dev["ceilings"]
+            peaks = ", ".join(f"{p} {g:.0f}" for p, g in ceilings.get("peak_gflops", {}).items())
+            print(f"  {'ceilings':<16} GFLOP/s: {peaks}; copy {ceilings.get('bandwidth_gbs', 0):.1f} GB/s "
+                  f"({ceilings.get('threads', '?')} threads, measured {ceilings.get('measured_at', '?')})", file=out)
     return 0
+
+
+def _ceilings(dev: dict, store_path) -> dict:
+    from lab import roofline
+    from lab.store import Store
+
+    threads = dev.get("default_threads", 1)
+    env_id = hardware.environment(dev["device"])["env_id"]
+    with hardware.torch_threads(threads):
+        return roofline.ceilings(dev["device"], threads, store=Store(store_path), env_id=env_id)
 
 
 def cmd_models(args, out, err) -> int:

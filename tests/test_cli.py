@@ -309,6 +309,31 @@ def test_env_explains_the_energy_choice_on_this_machine():
         assert "W per busy core" in line
 
 
+def test_env_ceilings_are_measured_once_then_read_from_the_store(monkeypatch, tmp_path):
+    from lab import roofline
+
+    calls = []
+
+    def fake(device):
+        calls.append(device)
+        return {"device": device, "threads": 2, "peak_gflops": {"fp32": 123.4}, "bandwidth_gbs": 9.87,
+                "measured_at": "2026-01-01T00:00:00+00:00"}
+
+    monkeypatch.setattr(roofline, "measure_ceilings", fake)
+    roofline.clear_cache()
+    try:
+        store = str(tmp_path / "c.sqlite")
+        code, out, err = run_main(["env", "--ceilings", "--store", store])
+        roofline.clear_cache()  # as a new process would: only the store remembers
+        again = run_main(["env", "--ceilings", "--store", store, "--format", "json"])
+    finally:
+        roofline.clear_cache()
+    assert code == 0, err
+    assert "fp32 123" in out and "copy 9.9 GB/s" in out
+    assert json.loads(again[1])["devices"][0]["ceilings"]["bandwidth_gbs"] == 9.87
+    assert calls == ["cpu"]
+
+
 def test_models_lists_digits_mlp_with_its_parameter_count():
     expected = sum(p.numel() for p in registry.get("digits-mlp").build().parameters())
     code, out, err = run_main(["models"])
