@@ -1,13 +1,10 @@
 """Small helpers the lesson notebooks (notebooks/01-07) share, and nothing else needs.
 
-Three kinds, each kept out of the measuring core on purpose:
+Two kinds, each kept out of the measuring core on purpose:
 
 - **Deliberately naive timers** for the "wrong" half of 01_measuring_right
   (``naive_samples_ms``, ``loop_mean_ms``), so the notebook can show what they
   get wrong next to ``lab.measure.timing.time_calls``, which gets it right.
-- **Teaching illustrations with stated assumptions**: CO2 and money per
-  inference (``carbon_and_cost`` with ``CostAssumptions``). The lab does not
-  measure these; they are arithmetic on the measured energy and throughput.
 - **One-plot helpers** that ``lab.plots`` does not have (a latency histogram,
   the knee of a throughput curve, a sensitivity heatmap, a plain line plot):
   DataFrame in, matplotlib Axes out, imported lazily so the arithmetic stays
@@ -19,7 +16,6 @@ No ipywidgets here (``lab.widgets`` is the only module that imports them).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import subprocess
 import sys
@@ -271,61 +267,6 @@ def _cells(values):
         for j, value in enumerate(row):
             if not math.isnan(value):
                 yield (i, j), value
-
-
-# --- 05: energy, carbon and cost (a teaching illustration) -------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class CostAssumptions:
-    """What turning joules and samples/s into grams of CO2 and dollars assumes.
-
-    grid_g_co2_per_kwh: carbon intensity of the electricity (g CO2 per kWh, taken as CO2e)
-    usd_per_hour: price of the machine per hour, fully used at the measured throughput
-    pue: data-centre overhead (power usage effectiveness; 1.0 = the device's energy only)
-    grid_source, price_source: where the two numbers come from, and when
-    """
-
-    grid_g_co2_per_kwh: float = 481.0
-    grid_source: str = ("world average carbon intensity of electricity generation in 2023 "
-                        "(Ember, published July 2024)")
-    usd_per_hour: float = 0.0816
-    price_source: str = ("on-demand price of a 2-vCPU cloud instance: AWS EC2 m7g.large, Linux, "
-                         "us-east-1, as listed in June 2026")
-    pue: float = 1.0
-
-    def __post_init__(self):
-        for name in ("grid_g_co2_per_kwh", "usd_per_hour", "pue"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < (1.0 if name == "pue" else 0.0):
-                allowed = "a number from 1 up" if name == "pue" else "a non-negative number"
-                raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
-
-    def describe(self) -> str:
-        return (f"ILLUSTRATION, not a measurement. Grid: {self.grid_g_co2_per_kwh:g} g CO2/kWh, "
-                f"{self.grid_source}. PUE {self.pue:g}. Price: ${self.usd_per_hour:g} per hour, "
-                f"{self.price_source}; the machine is assumed busy all the time at the measured throughput.")
-
-
-ILLUSTRATION = CostAssumptions()
-JOULES_PER_KWH = 3.6e6
-
-
-def carbon_and_cost(df, assumptions: CostAssumptions = ILLUSTRATION):
-    """A copy of ``df`` with two illustrative columns (NaN on rows that failed):
-
-    co2_g_per_1k    = energy_mj_per_sample [mJ] x 1000 samples / 1000 [J/mJ] x pue
-                      / 3.6e6 [J/kWh] x grid_g_co2_per_kwh
-    cost_usd_per_1m = usd_per_hour x (1e6 samples / throughput_sps) / 3600 [s/h]
-    """
-    out = df.copy()
-    joules_per_1k = out["energy_mj_per_sample"].astype(float) * assumptions.pue
-    out["co2_g_per_1k"] = joules_per_1k / JOULES_PER_KWH * assumptions.grid_g_co2_per_kwh
-    out["cost_usd_per_1m"] = assumptions.usd_per_hour * (1e6 / out["throughput_sps"].astype(float)) / 3600.0
-    if "error" in out:
-        out.loc[out["error"].notna(), ["co2_g_per_1k", "cost_usd_per_1m"]] = float("nan")
-    return out
 
 
 # --- 07: trade-offs ---------------------------------------------------------------------------------

@@ -101,38 +101,6 @@ def test_knee_is_the_smallest_batch_within_the_fraction_of_the_best_throughput()
         lessons.knee(df, fraction=0)
 
 
-# --- carbon and cost ------------------------------------------------------------------------------
-
-def test_carbon_and_cost_arithmetic_is_exact():
-    a = lessons.CostAssumptions(grid_g_co2_per_kwh=500.0, usd_per_hour=2.0, pue=1.5)
-    df = pd.DataFrame({"energy_mj_per_sample": [3.6e6, 36.0, 1.0],
-                       "throughput_sps": [1e6 / 3600, 1e6, 5.0],
-                       "error": [None, None, "unsupported: ..."]})
-    out = lessons.carbon_and_cost(df, a)
-    # 3.6e6 mJ per sample = 3.6e6 J per 1000 samples = 1 kWh, x 1.5 PUE x 500 g/kWh
-    assert out["co2_g_per_1k"][0] == pytest.approx(750.0)
-    assert out["co2_g_per_1k"][1] == pytest.approx(36.0 * 1.5 / 3.6e6 * 500.0)
-    # a million samples at 1e6/3600 per second take exactly one hour
-    assert out["cost_usd_per_1m"][0] == pytest.approx(2.0)
-    assert out["cost_usd_per_1m"][1] == pytest.approx(2.0 / 3600)
-    assert math.isnan(out["co2_g_per_1k"][2]) and math.isnan(out["cost_usd_per_1m"][2])
-    assert "co2_g_per_1k" not in df  # the input is left alone
-
-
-def test_the_default_assumptions_state_their_sources_and_are_labelled_an_illustration():
-    a = lessons.ILLUSTRATION
-    assert a.grid_g_co2_per_kwh == 481.0 and a.usd_per_hour == 0.0816 and a.pue == 1.0
-    text = a.describe()
-    assert "ILLUSTRATION" in text and "2023" in text and "Ember" in text and "2026" in text
-
-
-@pytest.mark.parametrize("field, value", [("grid_g_co2_per_kwh", -1), ("usd_per_hour", float("nan")),
-                                          ("pue", 0.9), ("pue", True)])
-def test_cost_assumptions_reject_bad_numbers(field, value):
-    with pytest.raises(ValueError, match=f"{field}="):
-        lessons.CostAssumptions(**{field: value})
-
-
 # --- plots ----------------------------------------------------------------------------------------
 
 def test_plot_helpers_draw_what_they_say():
