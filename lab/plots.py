@@ -3,7 +3,7 @@
     plots.latency_vs_batch(df)                       # p50 line, p90-p99 band, one line per quant
     plots.tradeoff(df, x="energy_mj_per_sample")     # quality against cost, Pareto front drawn
     plots.roofline(df)                               # achieved GFLOP/s vs FLOP/byte under the roofs
-    fig = plots.dashboard_figure(df, current=ids)    # the dashboard's six panels, one Figure
+    fig = plots.dashboard_figure(df, current=ids)    # the dashboard's seven panels and a card, one Figure
 
 Every function takes ``ax`` (or makes one with pyplot, for notebooks) and returns
 it. Rows with an ``error`` are left out; an empty frame gives labelled, empty axes
@@ -347,9 +347,10 @@ def current_star(ax, ok, xs, ys, current) -> None:
 
 
 def dashboard_figure(df, current=None, **kwargs) -> Figure:
-    """The live dashboard's six panels on one Figure (no pyplot; a worker thread may draw it):
+    """The live dashboard's seven panels and summary card on one Figure (no pyplot; a worker thread may draw it):
     latency, throughput, peak memory and energy per sample against batch size, and quality
-    against latency and against energy at one batch size with the Pareto front, ``current``
+    against latency and against energy at one batch size with the Pareto front, the roofline, and
+    a card with the current selection's energy, carbon, cost and roofline fraction; ``current``
     (config_id(s)) highlighted everywhere. Keywords: figsize, dpi, title, max_legend, fig
     (a Figure an earlier call returned, redrawn in place). See lab.dashboard.figure."""
     from lab.dashboard.figure import dashboard_figure as compose  # the composition lives with the dashboard

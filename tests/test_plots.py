@@ -96,10 +96,10 @@ def test_series_labels_name_only_what_varies():
     assert set(plots.series(pruned)) == {"dense · fp32", "unstructured · sparsity 0.5 · bf16"}
 
 
-def test_dashboard_figure_six_panels_redrawn_in_place_same_image():
+def test_dashboard_figure_seven_panels_redrawn_in_place_same_image():
     df = with_error(rows())
     fig = plots.dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"])
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 7
     for ax in fig.axes:
         assert UNIT.search(ax.get_xlabel()) and UNIT.search(ax.get_ylabel())
     assert fig.axes[4].get_title(loc="right") == "at batch size 1"   # the current selection's smallest

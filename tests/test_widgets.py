@@ -297,3 +297,160 @@ def test_the_live_figure_draws_the_same_image_by_every_path():
     assert live.fast >= 1
     assert grown == LiveFigure().png(df, ["fp16-1", "fp16-8"], version=2)
     assert back == LiveFigure().png(df, ["fp32-1", "fp32-8"], version=2)
+
+
+# --- the figure's roofline panel and card, and the table's carbon / cost / roofline columns -----------
+
+ASSUMPTION = "10 W per busy core: default for a CPU not in the table (Fake CPU); set LAB_WATTS_PER_CORE to override"
+
+
+def costed_rows():
+    """Six rows (fp32, bf16 x batch 1, 8, 64) carrying energy, carbon, cost and roofline columns."""
+    rows = []
+    for k, quant in enumerate(("fp32", "bf16"), start=1):
+        for b in (1, 8, 64):
+            rows.append({"model": "digits-mlp", "quant": quant, "batch_size": b, "config_id": f"{quant}-{b}",
+                         "latency_ms_p50": k * b, "latency_ms_p90": 1.1 * k * b, "latency_ms_p99": 1.2 * k * b,
+                         "throughput_sps": 1e3 / k, "peak_mem_mib": b, "energy_mj_per_sample": 2.5 * k,
+                         "energy_source": "estimate", "energy_assumption": ASSUMPTION,
+                         "co2_g_per_1k": 0.123 * k, "carbon_g_per_kwh": 380.0,
+                         "carbon_region": "DE (Ember, 2023 annual average)", "cost_usd_per_1m": 4.56 * k,
+                         "price_usd_per_hour": 0.089, "price_instance": "aws-c7i.large (list price, January 2025)",
+                         "achieved_gflops": 0.5 * b / k, "peak_gflops": 100.0 * k, "bandwidth_gbs": 20.0,
+                         "arithmetic_intensity": 0.25 * b, "roofline_frac": 0.1 * b / k / 8,
+                         "bound": "memory" if b < 64 else "compute", "accuracy": 1 - k / 100,
+                         "metric": "accuracy", "error": None})
+    return pd.DataFrame(rows)
+
+
+BF16 = ["bf16-1", "bf16-8", "bf16-64"]
+
+
+def _card(fig):
+    from lab.dashboard import figure
+
+    return {t.get_gid(): t.get_text() for t in fig.texts if t.get_gid() in figure.CARD_GIDS}
+
+
+def test_the_figure_has_a_log_log_roofline_panel_and_a_card_of_the_current_selection():
+    from lab.dashboard.figure import CARD_GID, CARD_NOTE_GID, CARD_UNITS_GID, ROOFLINE, dashboard_figure
+
+    fig = dashboard_figure(costed_rows(), current=BF16)
+    ax = fig.axes[ROOFLINE]
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert "FLOP/byte" in ax.get_xlabel() and "GFLOP/s" in ax.get_ylabel()
+    points = [c for c in ax.collections if c.get_gid() != "lab-current"]
+    assert sum(len(c.get_offsets()) for c in points) == 6
+    (star,) = [c for c in ax.collections if c.get_gid() == "lab-current"]
+    assert star.get_offsets().tolist() == [[0.25, 0.25], [2.0, 2.0], [16.0, 16.0]]  # the bf16 rows
+    card = _card(fig)                                          # bf16 at the trade-off batch size, 1
+    assert card[CARD_GID].split("\n") == ["", "1", "5", "0.246", "9.12", "1%", "memory"]
+    assert "g CO2e / 1k samples" in card[CARD_UNITS_GID] and "USD / 1M samples" in card[CARD_UNITS_GID]
+    assert "mJ / sample, estimate" in card[CARD_UNITS_GID]
+    assert card[CARD_NOTE_GID].split("\n")[0] == "energy: estimate, 10 W per busy core"
+    assert "grid 380 g/kWh, DE" in card[CARD_NOTE_GID] and "price 0.089 USD/h, aws-c7i.large" in card[CARD_NOTE_GID]
+
+
+def test_the_in_place_redraw_reuses_the_figure_and_its_axes_and_moves_the_roofline_highlight():
+    from lab.dashboard.figure import CARD_GID, PANELS, ROOFLINE, dashboard_figure
+
+    fig = dashboard_figure(costed_rows(), current=BF16)
+    axes = list(fig.axes)
+    again = dashboard_figure(costed_rows(), current=["fp32-1", "fp32-8", "fp32-64"], fig=fig)
+    assert again is fig and len(fig.axes) == PANELS and all(a is b for a, b in zip(fig.axes, axes))
+    (star,) = [c for c in fig.axes[ROOFLINE].collections if c.get_gid() == "lab-current"]
+    assert star.get_offsets().tolist() == [[0.25, 0.5], [2.0, 4.0], [16.0, 32.0]]  # now the fp32 rows
+    assert _card(fig)[CARD_GID].split("\n")[2:4] == ["2.5", "0.123"]
+    assert len([t for t in fig.texts if t.get_gid() == CARD_GID]) == 1  # the card's texts are reused
+
+
+def test_the_live_figure_with_roofline_and_card_draws_the_same_image_by_every_path():
+    from lab.dashboard.render import LiveFigure
+
+    df = costed_rows()
+    live = LiveFigure()
+    live.png(df.head(4), ["bf16-1"], version=1)
+    grown = live.png(df, BF16, version=2)                       # new rows: rebuilt in place
+    back = live.png(df, ["fp32-1", "fp32-8", "fp32-64"], version=2)  # same rows: restyled, card numbers only
+    assert live.fast >= 1
+    assert grown == LiveFigure().png(df, BF16, version=2)
+    assert back == LiveFigure().png(df, ["fp32-1", "fp32-8", "fp32-64"], version=2)
+    assert back != grown
+
+
+def test_rows_stored_before_the_new_columns_still_draw_with_an_empty_roofline_panel():
+    from lab.dashboard.figure import CARD_GID, NO_ROOFLINE, ROOFLINE, dashboard_figure
+    from lab.dashboard.files import table_html
+    from lab.dashboard.render import LiveFigure
+
+    new = [c for c in costed_rows() if c not in ("model", "quant", "batch_size", "config_id", "error", "metric",
+                                                 "accuracy", "energy_source")
+           and not c.startswith(("latency", "throughput", "peak_mem", "energy_mj"))]
+    old = costed_rows().drop(columns=new)
+    fig = dashboard_figure(old, current=BF16)
+    ax = fig.axes[ROOFLINE]
+    assert [t.get_text() for t in ax.texts] == [NO_ROOFLINE] and not ax.collections
+    assert _card(fig)[CARD_GID].split("\n")[3:] == ["–", "–", "–", "–"]
+    dashboard_figure(costed_rows(), current=BF16, fig=fig)          # new rows after old: log-log again
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log") and ax.collections
+    dashboard_figure(old, current=BF16, fig=fig)                    # and back: linear, empty state
+    assert (ax.get_xscale(), ax.get_yscale()) == ("linear", "linear")
+    assert LiveFigure().png(old, BF16, version=1).startswith(b"\x89PNG")
+    assert "CO2e" not in table_html(old) and "lab-energy-note" not in table_html(old)
+
+
+def _table(page: str) -> list[dict]:
+    """The rows of table_html's <table> as {header: cell text} (pandas.read_html needs lxml, not installed)."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("th", "td"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("th", "td"):
+                self.rows[-1].append(self.cell.strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Cells()
+    parser.feed(page)
+    header, *body = parser.rows
+    return [dict(zip(header, row)) for row in body]
+
+
+def test_the_table_shows_carbon_cost_and_roofline_under_headers_with_units():
+    from lab.dashboard.files import table_html
+
+    rows = _table(table_html(costed_rows()))
+    assert {"CO2e (g / 1k samples)", "cost (USD / 1M samples)", "roofline (% of attainable)", "energy_source",
+            "quant", "energy_mj_per_sample"} <= set(rows[0])
+    newest = rows[0]                                            # newest first: bf16, batch 64
+    assert (newest["quant"], newest["batch_size"]) == ("bf16", "64")
+    assert (newest["CO2e (g / 1k samples)"], newest["cost (USD / 1M samples)"]) == ("0.246", "9.12")
+    assert newest["roofline (% of attainable)"] == "40%" and newest["energy_source"] == "estimate"
+    assert rows[-1]["roofline (% of attainable)"] == "1%"       # fp32, batch 1: 0.0125
+
+
+def test_the_energy_assumption_shows_as_one_line_under_the_table_only_when_set():
+    from lab.dashboard.files import table_html
+
+    page = table_html(costed_rows())
+    assert page.count("lab-energy-note") == 1
+    note = page.split("lab-energy-note", 1)[1]
+    assert "energy: estimate — 10 W per busy core" in note and "\n" not in note.strip()
+    measured = costed_rows().assign(energy_source="rapl", energy_assumption="")
+    assert "lab-energy-note" not in table_html(measured)
+    long = costed_rows().assign(energy_assumption="x" * 500)
+    shown = long.pipe(table_html).split("lab-energy-note", 1)[1]
+    assert "…" in shown and "x" * 500 in shown                    # cut in the line, whole in its title

@@ -2,7 +2,7 @@
 
     controls.py  control values -> configs (pure), options this hardware can't run, with reasons
     worker.py    the background worker: newest selection wins, store hits at once, rows committed
-    figure.py    the six panels of lab.plots on one Figure, redrawn in place; restyle() moves a highlight
+    figure.py    the seven panels of lab.plots (with the roofline) and a card on one Figure, redrawn in place; restyle() moves a highlight
     render.py    that figure to PNG bytes, reusing its static layer while limits and labels stay
     files.py     the rows table; saving figures (with their rows) and exporting rows
 

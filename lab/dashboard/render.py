@@ -1,6 +1,6 @@
 """The live figure: lab.dashboard.figure redrawn to PNG bytes, fast enough to follow every point.
 
-A fresh six-panel figure costs ~0.5 s on a busy 2-core CPU; most of it is
+A fresh seven-panel figure costs ~0.5 s on a busy 2-core CPU; most of it is
 making axes and ticks and drawing tick labels. So one Figure is kept and
 redrawn in place, and its static layer (frames, ticks, labels: everything but
 the data) is kept as a bitmap, reused while the axes' limits, labels and
@@ -21,14 +21,15 @@ import time
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from lab.dashboard.figure import dashboard_figure, restyle, tradeoff_batch
+from lab.dashboard.figure import DATA_TEXT_GIDS, dashboard_figure, restyle, tradeoff_batch
 
 MPL_LOCK = threading.RLock()
 
 
 def _data_artists(fig) -> list:
-    """The data layer: every line, band, scatter and text in the axes (the legend is static)."""
-    out = [text for text in fig.texts if text.get_gid() == "lab-caption"]
+    """The data layer: every line, band, scatter and text in the axes, the caption and the card
+    (the legend is static)."""
+    out = [text for text in fig.texts if text.get_gid() in DATA_TEXT_GIDS]
     for ax in fig.axes:
         out += [*ax.lines, *ax.collections, *ax.patches, *ax.texts]
     return out
@@ -90,11 +91,13 @@ class LiveFigure:
 
 
 def _static_signature(fig) -> tuple:
-    """What the static layer is made of: axis limits, scales, labels and titles (ticks follow from them)."""
+    """What the static layer is made of: axis limits, scales, labels and titles (ticks follow from them),
+    the legend and the figure's static texts."""
     return tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.get_xlabel(), ax.get_ylabel(),
                   ax.get_title(), ax.get_title(loc="right")) for ax in fig.axes) + \
         ((fig._suptitle.get_text() if fig._suptitle is not None else None), tuple(fig.get_size_inches()),
-         tuple(getattr(legend, "_lab_key", id(legend)) for legend in fig.legends))  # labels, colours
+         tuple(getattr(legend, "_lab_key", id(legend)) for legend in fig.legends),  # labels, colours
+         tuple(text.get_text() for text in fig.texts if text.get_gid() not in DATA_TEXT_GIDS))  # the card's note
 
 
 def _encode(canvas) -> bytes:
