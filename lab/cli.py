@@ -1,4 +1,4 @@
-"""``python -m lab``: env, models, run, sweep, export.
+"""``python -m lab``: env, models, run, sweep, export, figures (the last in lab/paper/cli.py).
 
 Bad input is one line on stderr naming the field, the value and what is
 allowed, and exit status 2 — never a traceback. ``run`` exits 1 when some
