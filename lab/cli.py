@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--ceilings", action="store_true",
                      help="also each device's roofline ceilings at its default threads: matmul GFLOP/s per "
                           "precision and copy bandwidth (measured once, a few seconds, then read from the store)")
+    env.add_argument("--remeasure", action="store_true",
+                     help="with --ceilings: measure them again and replace the stored ones (do it on a quiet "
+                          "machine: ceilings measured under load read low)")
     env.add_argument("--store", default=None, help="results store for the ceilings (default: $LAB_STORE or "
                                                    "data/results/lab.sqlite)")
 
@@ -295,7 +298,7 @@ def cmd_env(args, out, err) -> int:
         finally:
             source.close()
         if args.ceilings:
-            dev["ceilings"] = _ceilings(dev, args.store)
+            dev["ceilings"] = _ceilings(dev, args.store, args.remeasure)
     if args.format == "json":
         print(json.dumps(info, indent=2), file=out)
         return 0
@@ -317,14 +320,14 @@ def cmd_env(args, out, err) -> int:
     return 0
 
 
-def _ceilings(dev: dict, store_path) -> dict:
+def _ceilings(dev: dict, store_path, remeasure: bool = False) -> dict:
     from lab import roofline
     from lab.store import Store
 
     threads = dev.get("default_threads", 1)
     env_id = hardware.environment(dev["device"])["env_id"]
     with hardware.torch_threads(threads):
-        return roofline.ceilings(dev["device"], threads, store=Store(store_path), env_id=env_id)
+        return roofline.ceilings(dev["device"], threads, store=Store(store_path), env_id=env_id, remeasure=remeasure)
 
 
 def cmd_models(args, out, err) -> int:

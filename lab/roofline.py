@@ -155,18 +155,21 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def ceilings(device: str, threads: int, *, store=None, env_id: str | None = None, measure=None) -> dict:
+def ceilings(device: str, threads: int, *, store=None, env_id: str | None = None, measure=None,
+             remeasure: bool = False) -> dict:
     """``device``'s ceilings at ``threads``: from this process's cache, else ``store``, else measured
     (``measure(device)`` at ``threads`` torch threads) and put in both. ``env_id`` defaults to
-    lab.hardware.environment(device)'s, so a new torch or lab version measures again."""
+    lab.hardware.environment(device)'s, so a new torch or lab version measures again.
+    ``remeasure``: measure now and replace what is cached (ceilings taken on a busy machine read low,
+    and every later roofline_frac reads high against them)."""
     from lab import hardware
 
     if env_id is None and store is not None:
         env_id = hardware.environment(device)["env_id"]
     key = (env_id, str(device), int(threads))
-    if key in _CACHE:
+    if key in _CACHE and not remeasure:
         return _CACHE[key]
-    found = store.get_ceilings(env_id, str(device), int(threads)) if store is not None else None
+    found = store.get_ceilings(env_id, str(device), int(threads)) if store is not None and not remeasure else None
     if found is None:
         with hardware.torch_threads(int(threads)):
             # Looked up at call time (not a default argument), so a test can replace measure_ceilings.

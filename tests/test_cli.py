@@ -332,6 +332,12 @@ def test_env_ceilings_are_measured_once_then_read_from_the_store(monkeypatch, tm
     assert "fp32 123" in out and "copy 9.9 GB/s" in out
     assert json.loads(again[1])["devices"][0]["ceilings"]["bandwidth_gbs"] == 9.87
     assert calls == ["cpu"]
+    try:
+        code, out, err = run_main(["env", "--ceilings", "--remeasure", "--store", store])
+    finally:
+        roofline.clear_cache()
+    assert code == 0, err
+    assert calls == ["cpu", "cpu"]  # measured again on request
 
 
 def test_models_lists_digits_mlp_with_its_parameter_count():
