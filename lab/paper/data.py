@@ -8,7 +8,6 @@ band and error bar in a figure is the spread of the repeats.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from lab import plots
@@ -76,6 +75,8 @@ def aggregate(df: pd.DataFrame, values, by: list[str] | None = None) -> pd.DataF
     by: group by these columns instead (they may name '_scheme'): e.g. a figure's point
     (scheme, series, batch size), which pools configurations that differ only in a knob the
     figure does not show (such as seed) as more repeats, instead of drawing them on top of each other."""
+    from lab.summary import summarize  # the median and min-max over repeats: one definition for the lab
+
     values = [v for v in values if v in df]
     if len(df) == 0:
         return pd.DataFrame(columns=["_config", "_scheme", "repeats", "ids"] + values)
@@ -83,6 +84,7 @@ def aggregate(df: pd.DataFrame, values, by: list[str] | None = None) -> pd.DataF
     frame["_config"] = config_key(frame) if by is None else frame[list(by)].astype(str).agg("|".join, axis=1)
     for col in values:
         frame[col] = plots.column(frame, col)
+    stats = summarize(frame.assign(error=None), by="_config", values=values).set_index("_config")
     out = []
     for key, group in frame.groupby("_config", sort=True):
         first = group.iloc[0]
@@ -90,12 +92,13 @@ def aggregate(df: pd.DataFrame, values, by: list[str] | None = None) -> pd.DataF
                if k not in values and k != "id" and not k.endswith(("_lo", "_hi"))}
         row.update(_config=key, repeats=len(group), ids=row_ids(group))
         for col in values:
-            numbers = group[col].dropna()
-            lows = [numbers.min()] + ([plots.column(group, f"{col}_lo").min()] if f"{col}_lo" in group else [])
-            highs = [numbers.max()] + ([plots.column(group, f"{col}_hi").max()] if f"{col}_hi" in group else [])
-            row[col] = float(numbers.median()) if len(numbers) else np.nan
-            row[f"{col}_lo"] = float(np.nanmin(lows)) if len(numbers) else np.nan
-            row[f"{col}_hi"] = float(np.nanmax(highs)) if len(numbers) else np.nan
+            median, low, high = (stats.at[key, c] for c in (col, f"{col}_lo", f"{col}_hi"))
+            # Rows that are already summaries carry their own interval: keep the wider one.
+            if f"{col}_lo" in group:
+                low = pd.concat([pd.Series([low]), plots.column(group, f"{col}_lo")]).min()
+            if f"{col}_hi" in group:
+                high = pd.concat([pd.Series([high]), plots.column(group, f"{col}_hi")]).max()
+            row[col], row[f"{col}_lo"], row[f"{col}_hi"] = float(median), float(low), float(high)
         out.append(row)
     result = pd.DataFrame(out)
     order = ["_scheme"] + [k for k in ("model", "prune_method", "sparsity", "batch_size") if k in result] + ["_config"]
