@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh Linux machine with Python 3.11 and make:
 #   make lab    creates .venv, installs everything, opens JupyterLab on notebooks/00_tour.ipynb
-#   make test   creates .venv if needed, installs the test extras, runs the whole suite
+#   make test   creates .venv if needed, installs the test extras (and chromium, as root), runs the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.lab-installed
 # JupyterLab refuses to run as root without this flag.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test install benchmark clean-results help
+.PHONY: lab test install browser benchmark clean-results help
 
 help:
 	@echo "make lab        open JupyterLab on the lab's first notebook (installs on first use)"
@@ -27,7 +27,18 @@ install: $(STAMP)
 lab: install
 	$(BIN)/jupyter lab notebooks/00_tour.ipynb --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
 
-test: install
+# The browser test (tests/e2e) drives Debian's chromium; install it where apt can (as root). Elsewhere,
+# or without a network, the test skips with a message saying how to enable it.
+browser:
+	@if [ -x /usr/bin/chromium ] || [ -n "$$LAB_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser test"; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "WARNING: could not install chromium; the browser test will be skipped" >&2; \
+	else echo "note: no chromium at /usr/bin/chromium; the browser test will be skipped (apt-get install -y chromium)" >&2; fi
+
+test: install browser
 	$(BIN)/python -m pytest
 
 benchmark: install

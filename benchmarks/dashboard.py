@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 
-from lab import hardware
+from lab import hardware, runner
+from lab.bench import Bench
 from lab.store import Store
 from lab.widgets import Dashboard
 
@@ -46,15 +47,15 @@ def _pct(values, q):
 
 
 class Timed:
-    """Wraps the dashboard's runner to record how long each real measurement took."""
+    """Wraps the real measure (lab.runner.measure_row) to record how long each measurement took."""
 
-    def __init__(self, runner):
-        self.runner, self.seconds = runner, []
+    def __init__(self, measure):
+        self.measure, self.seconds = measure, []
 
-    def __call__(self, config):
+    def __call__(self, config, budget, **kwargs):
         started = time.perf_counter()
         try:
-            return self.runner(config)
+            return self.measure(config, budget, **kwargs)
         finally:
             self.seconds.append(time.perf_counter() - started)
 
@@ -128,9 +129,9 @@ def main(argv=None) -> int:
     results = {"load_avg_start": os.getloadavg(), "cpu_count": hardware.cpu_count(),
                "cpu_model": hardware.cpu_model(), "trials": trials}
     with tempfile.TemporaryDirectory() as tmp:
-        dash = Dashboard(store=Store(os.path.join(tmp, "store.sqlite")), autostart=False)
-        timed = Timed(dash.runner)
-        dash._worker.runner = timed
+        timed = Timed(runner.measure_row)
+        bench = Bench(Store(os.path.join(tmp, "store.sqlite")), budget="quick", measure=timed)
+        dash = Dashboard(bench, autostart=False)
         try:
             for model in ("digits-mlp", "digits-cnn"):
                 results[model] = toggles(dash, timed, model, trials)

@@ -16,6 +16,8 @@ import os
 import sys
 
 from lab import columns, hardware
+from lab.config import KNOBS
+from lab.errors import FieldError
 from lab.paper import cli as paper_cli
 
 EXIT_BAD_INPUT = 2
@@ -26,33 +28,31 @@ class BadInput(ValueError):
     pass
 
 
-def _comma_list(flag: str, kind):
-    """argparse type: 'a,b,c' -> [kind(a), kind(b), kind(c)], with a one-line error naming the flag."""
-    names = {int: "whole numbers", float: "numbers", str: "names", _on_off: "on/off"}
-
+def _knob_list(spec):
+    """argparse type for a knob's comma list: 'a,b,c' -> [a, b, c], parsed and named by the knob."""
     def parse(text: str):
         try:
-            values = [kind(part.strip()) for part in text.split(",") if part.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: a comma list of {names[kind]}") from None
-        if not values:
-            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: at least one value")
-        return values
+            return spec.parse_list(text)
+        except FieldError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = spec.name  # argparse names the type in its messages
     return parse
-
-
-def _on_off(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("on", "true", "yes", "1"):
-        return True
-    if lowered in ("off", "false", "no", "0"):
-        return False
-    raise ValueError(text)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage dump
         raise BadInput(message)
+
+
+def add_knob_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per knob (lab.config.KNOBS), each taking a comma list; help, type and default from the knob."""
+    for name, spec in KNOBS.items():
+        default = None if spec.default is None or spec.required else [spec.default]
+        shown = {"threads": f"all {hardware.cpu_count()} cores", "compile": "off"}.get(name, spec.default)
+        extra = f" (this machine: {', '.join(hardware.available_devices())})" if name == "device" else ""
+        help_text = f"{spec.help}{extra}; {spec.allowed()}" + ("" if spec.required else f" (default {shown})")
+        parser.add_argument(spec.cli_flag, *spec.aliases, dest=name, type=_knob_list(spec), default=default,
+                            required=spec.required, metavar=name.upper(), help=help_text.replace("%", "%%"))
 
 
 _SWEEP_EPILOG = """\
@@ -72,7 +72,8 @@ A study file is TOML (full example: examples/study.toml):
   [sensitivity]                   # optional: per-layer pruning sensitivity scan
   models = ["digits-cnn"]
 
-A configuration that failed is not retried on a rerun unless --force.
+A rerun measures only what the store cannot serve: missing repeats, failed
+configurations, rows measured by older measuring code or while the machine was busy.
 Exit status: 0 all measured, 1 some configurations failed, 2 bad input."""
 
 
@@ -95,30 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="built-in models with params, task and quality metric")
     models.add_argument("--format", choices=("table", "json"), default="table")
+    models.add_argument("--schemes", action="store_true",
+                        help="list the quantization schemes and pruning methods instead: the devices each runs on, "
+                             "what it does, and (pruning) what its sparsity is a fraction of")
 
     run = sub.add_parser("run", help="measure the cartesian product of the knob lists and store every row",
                          description="Every knob flag takes a comma list; run measures every combination. "
-                                     "Rows already in the store for this environment are shown, not re-measured, "
-                                     "unless --force.")
-    run.add_argument("--model", type=_comma_list("--model", str), required=True, help="model names (python -m lab models)")
-    run.add_argument("--batch", "--batch-size", dest="batch_size", type=_comma_list("--batch", int), default=[1],
-                     help="batch sizes, e.g. 1,16,64 (default 1)")
-    run.add_argument("--quant", type=_comma_list("--quant", str), default=["fp32"], help="schemes, e.g. fp32,bf16,fp16")
-    run.add_argument("--threads", type=_comma_list("--threads", int), default=None,
-                     help=f"torch threads, e.g. 1,2 (default: all {hardware.cpu_count()} cores)")
-    run.add_argument("--device", type=_comma_list("--device", str), default=["cpu"],
-                     help=f"devices (this machine: {', '.join(hardware.available_devices())})")
-    run.add_argument("--compile", type=_comma_list("--compile", _on_off), default=[False], help="on,off")
-    run.add_argument("--prune", dest="prune_method", type=_comma_list("--prune", str), default=["none"],
-                     help="pruning methods (default none)")
-    run.add_argument("--sparsity", type=_comma_list("--sparsity", float), default=[0.0],
-                     help="fractions of weights to remove, 0 <= s < 1")
-    run.add_argument("--finetune-epochs", dest="finetune_epochs", type=_comma_list("--finetune-epochs", int),
-                     default=[0], help="epochs of recovery fine-tuning after pruning (default 0)")
-    run.add_argument("--width", type=_comma_list("--width", float), default=[1.0],
-                     help="width multipliers 0.25..2 for models that have one (trained on first use, then cached)")
-    run.add_argument("--seed", type=_comma_list("--seed", int), default=[0],
-                     help="seeds of random pruning and fine-tuning shuffles (default 0)")
+                                     "Rows the store can serve (same configuration, environment, measuring code "
+                                     "and model; a budget at least as strict; no error; not contended) are shown, "
+                                     "not re-measured, unless --force.")
+    add_knob_flags(run)
     run.add_argument("--format", choices=("table", "json", "csv"), default="table",
                      help="table (default), json (one JSON object per line) or csv; json/csv carry every column")
     run.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
@@ -141,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", default=None,
                        help="results directory (default: beside the study file, named after it: a/b.toml -> a/b/)")
     sweep.add_argument("--force", action="store_true",
-                       help="measure every repeat again, and retry configurations that failed before")
+                       help="measure every repeat again (failed configurations are always retried)")
     sweep.add_argument("--format", choices=("table", "json", "csv"), default="table",
                        help="table (default), json (one JSON object per line) or csv; json/csv carry every column")
 
@@ -164,11 +151,12 @@ def _format_value(value) -> str:
 
 
 class _TablePrinter:
-    """Streams rows as a fixed-width table: the header once, then a line per row."""
+    """Streams rows as a fixed-width table: the header once, then a line per row. With ``rows`` known
+    up front, each column is as wide as its widest cell; streamed, as its header (at least 9)."""
 
-    def __init__(self, cols, out):
+    def __init__(self, cols, out, rows=None):
         self.cols, self.out, self.started = list(cols), out, False
-        self.widths = [max(len(c), 9) for c in self.cols]
+        self.widths = [max([len(c), 9] + [len(_format_value(r.get(c))) for r in rows or ()]) for c in self.cols]
 
     def __call__(self, row: dict):
         if not self.started:
@@ -219,18 +207,15 @@ def cmd_run(args, out, err) -> int:
     from tqdm import tqdm
 
     import lab
-    from lab.store import Store
+    from lab.bench import DEFAULT_STORE
 
-    knobs = {"model": args.model, "batch_size": args.batch_size, "quant": args.quant, "device": args.device,
-             "compile": args.compile, "prune_method": args.prune_method, "sparsity": args.sparsity,
-             "finetune_epochs": args.finetune_epochs, "width": args.width, "seed": args.seed}
-    if args.threads is not None:
-        knobs["threads"] = args.threads
+    knobs = {name: getattr(args, name) for name in KNOBS if getattr(args, name) is not None}
     configs = lab.grid(**knobs)
-    store = None if args.no_store else Store(args.store)
-    budget = lab.Budget.quick() if args.quick else lab.Budget()
+    budget = lab.Budget.named("quick" if args.quick else "default")
     if args.idle_baseline_s:
         budget = dataclasses.replace(budget, idle_baseline_s=args.idle_baseline_s)
+    bench = lab.Bench(None if args.no_store else (args.store or DEFAULT_STORE), budget=budget)
+    store = bench.store
     printer = {"table": lambda: _TablePrinter(columns.TABLE_COLUMNS, out), "csv": lambda: _csv_printer(out),
                "json": lambda: _json_printer(out)}[args.format]()
     bar = tqdm(total=len(configs), file=err, unit="config", disable=len(configs) < 2, dynamic_ncols=True)
@@ -242,8 +227,7 @@ def cmd_run(args, out, err) -> int:
         printer(row)
 
     try:
-        lab.sweep(configs, store=store, force=args.force, budget=budget, on_row=on_row,
-                  progress=lambda done, total: bar.update(1))
+        bench.rows(configs, force=args.force, on_row=on_row, progress=lambda done, total: bar.update(done - bar.n))
     finally:
         bar.close()
     if counts["stored"]:
@@ -259,10 +243,11 @@ def cmd_sweep(args, out, err) -> int:
     from tqdm import tqdm
 
     from lab import study as studies
-    from lab.store import Store
+    from lab.bench import DEFAULT_STORE, Bench
 
     study = studies.load(args.study, results_dir=args.out)  # bad input: one line, before anything is measured
-    store = Store(args.store)
+    bench = Bench(args.store or DEFAULT_STORE, budget=study.budget)
+    store = bench.store
     printer = {"table": lambda: _TablePrinter(columns.TABLE_COLUMNS, out), "csv": lambda: _csv_printer(out),
                "json": lambda: _json_printer(out)}[args.format]()
     total = len(study.configs()) * study.repeats
@@ -272,7 +257,7 @@ def cmd_sweep(args, out, err) -> int:
         bar.update(done - bar.n)
 
     try:
-        manifest = studies.run(study, store=store, force=args.force, on_row=printer, progress=progress)
+        manifest = studies.run(study, bench=bench, force=args.force, on_row=printer, progress=progress)
     finally:
         bar.close()
     entries = manifest["configs"]
@@ -330,9 +315,30 @@ def _ceilings(dev: dict, store_path, remeasure: bool = False) -> dict:
         return roofline.ceilings(dev["device"], threads, store=Store(store_path), env_id=env_id, remeasure=remeasure)
 
 
+def _schemes(args, out) -> int:
+    from lab.transforms import prune, quantize
+
+    rows = [{"kind": "quant", "name": s.name, "devices": ",".join(s.device_types),
+             "precision": s.compute_precision + (f" ({s.compiled_precision} compiled)" if s.compiled_precision else ""),
+             "bytes_per_weight": s.bytes_per_weight, "what": s.description} for s in quantize.SCHEMES.values()]
+    rows += [{"kind": "prune_method", "name": m.name, "devices": ",".join(m.device_types), "precision": "",
+              "bytes_per_weight": None, "what": m.description + (f"; sparsity = {m.sparsity_means}"
+                                                                if m.sparsity_means else "")}
+             for m in prune.METHODS.values()]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2), file=out)
+        return 0
+    printer = _TablePrinter(["kind", "name", "devices", "precision", "bytes_per_weight", "what"], out, rows)
+    for row in rows:
+        printer(row)
+    return 0
+
+
 def cmd_models(args, out, err) -> int:
     from lab.models import registry
 
+    if args.schemes:
+        return _schemes(args, out)
     rows = []
     for name in registry.names():
         spec = registry.get(name)
@@ -343,16 +349,17 @@ def cmd_models(args, out, err) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=2), file=out)
         return 0
-    printer = _TablePrinter(["model", "params", "metric", "recorded_quality", "task"], out)
+    printer = _TablePrinter(["model", "params", "metric", "recorded_quality", "task"], out, rows)
     for row in rows:
         printer(row)
     return 0
 
 
 def cmd_export(args, out, err) -> int:
-    from lab.store import Store
+    from lab.store import Store, export_format
 
-    store = Store(args.store)
+    export_format(args.out, args.format)  # a bad format is named before the store
+    store = Store(args.store, create=False)  # nothing to export from a store that isn't there
     path = store.export(args.out, args.format)
     print(f"wrote {len(store)} rows from {store.path} to {path}", file=out)
     return 0

@@ -5,7 +5,8 @@ names. ``COLUMNS`` is ordered as tables and CSV files show it.
 """
 from __future__ import annotations
 
-import math
+from lab.config import KNOBS
+from lab.numbers import finite  # noqa: F401 — re-exported: derived columns' one 'finite'
 
 COLUMNS: dict[str, str] = {
     # what was measured
@@ -14,18 +15,18 @@ COLUMNS: dict[str, str] = {
     "params": "parameters (count)",
     "nonzero_params": "parameters that are not zero (count)",
     "flops": "floating-point operations per sample (torch.utils.flop_counter; a multiply-add is 2)",
-    # the run (knobs)
-    "batch_size": "samples per forward pass",
-    "device": "cpu, cuda:N or mps",
-    "threads": "torch intra-op threads during the measurement",
-    "quant": "precision / quantization scheme",
-    "compile": "torch.compile on (true) or off",
-    "prune_method": "pruning method: none, unstructured, unstructured-global, random, random-global, structured, 2:4",
-    "sparsity": "target fraction of weights removed (0-1)",
-    "finetune_epochs": "epochs of recovery fine-tuning asked for after pruning",
-    "width": "width multiplier of the model (1 = the shipped model)",
-    "seed": "seed of what is random in the transforms (random pruning, fine-tuning shuffles)",
+    # the run: the knobs, described where they are declared (lab.config)
+    **{name: knob.help + ("; " + "; ".join(f"{k}: {v}" for k, v in knob.meaning.items()) if knob.meaning else "")
+       for name, knob in KNOBS.items()},
+    # what the transforms touched (coverage)
     "sparsity_reached": "fraction of prunable weights (Linear/Conv) that are zero",
+    "params_removed_frac": "fraction of the unpruned model's nonzero parameters removed or zeroed by pruning (0-1): "
+                           "what pruning reached, whatever the sparsity knob meant for its method",
+    "flops_removed_frac": "fraction of the unpruned model's FLOPs per sample removed (0-1; structured pruning)",
+    "pruned_by_type": "fraction of each layer type's parameters removed or zeroed, e.g. {'Linear': 0.5, 'GRU': 0.0}",
+    "zero_by_type": "fraction of each layer type's weights that are zero after pruning",
+    "quantized_frac": "fraction of the model's weights (by count) actually quantized (0-1; 0 for float schemes)",
+    "quantized_by_type": "fraction of each layer type's weights quantized, e.g. {'Linear': 0.98}",
     "sparse_size_mib": "weights as stored with prunable layers in CSR sparse format (MiB)",
     "finetune_epochs_done": "fine-tuning epochs completed",
     "finetune_s": "wall-clock time of recovery fine-tuning (s)",
@@ -43,12 +44,16 @@ COLUMNS: dict[str, str] = {
     "throughput_sps": "samples per second = batch_size / p50",
     "compile_s": "time of the first (compiling) call when compile is on (s)",
     # memory
-    "peak_mem_mib": "peak memory one forward pass adds over what was resident (activations, workspace) (MiB)",
+    "peak_mem_mib": "peak memory one forward pass adds over what was resident (activations, workspace) (MiB; "
+                    "NaN where it could not be measured)",
+    "peak_mem_method": "how: cuda-allocator, vmhwm (Linux high-water mark), rss-sampling, maxrss-growth "
+                       "(a lower bound) or unavailable",
     "model_size_mib": "weights as stored by torch.save (MiB)",
     # energy
     "energy_mj_per_sample": "energy per sample (mJ)",
     "power_w": "average power over the energy window (W)",
-    "energy_source": "nvml, rapl or estimate",
+    "energy_source": "nvml, rapl, estimate, or estimate-cpu-only (a GPU run without NVML: host CPU only, GPU not "
+                     "included)",
     "energy_note": "how the energy was obtained and what it assumed",
     "energy_window_s": "length of the energy window (s)",
     "energy_assumption": "what an estimate assumed (W per core and where that came from, or GPU TDP); "
@@ -62,28 +67,47 @@ COLUMNS: dict[str, str] = {
     "cost_usd_per_1m": "USD per million inferences (samples), from price_usd_per_hour / throughput_sps",
     "price_usd_per_hour": "price of the machine used for cost (USD per hour)",
     "price_instance": "whose price that is (a cloud instance, with the table's date, or 'override')",
+    "price_source": "where the price came from: table:<instance> (source, date), env:<variable>, or none: <why>",
+    "price_note": "why there is no cost (a GPU the price table lacks: set LAB_PRICE_USD_PER_HOUR; or no throughput)",
     # how far from the hardware's limit
     "achieved_gflops": "achieved rate: flops x throughput_sps (GFLOP/s)",
-    "peak_gflops": "measured matrix-multiply ceiling of this device at this precision (GFLOP/s)",
+    "peak_gflops": "measured matrix-multiply ceiling this row is held against (roofline_precision) (GFLOP/s)",
     "bandwidth_gbs": "measured memory bandwidth of this device, from a large copy (GB/s)",
     "arithmetic_intensity": "FLOPs per byte moved (weights + input + output of one batch)",
     "roofline_frac": "achieved_gflops / the roofline's attainable rate at this arithmetic intensity (usually 0-1; "
                      "above 1 when the working set stays in cache, beating the DRAM roof)",
     "bound": "compute or memory: which roof limits this configuration at its arithmetic intensity",
+    "roofline_precision": "the ceiling the row is held against (the precision its matmuls run in)",
+    "roofline_note": "why roofline_frac is empty (that precision's ceiling was not measured here, or an input is missing)",
     # quality
     "accuracy": "the model's quality metric on held-out data (higher is better)",
     # flags
+    "contended": "true when other processes used the cores during the measurement (other_cpu_frac above "
+                 "the threshold, after the retries): stored, never served as clean",
+    "other_cpu_frac": "share of this machine's cores other processes used during the timing and energy windows "
+                      "(0-1; empty where it cannot be read)",
+    "contention_retries": "times the measurement was repeated after a pause because the machine was busy",
+    "energy_inconsistent": "true when the energy per call disagrees with the window's power x the timed latency, "
+                           "or implies more power than the source's ceiling",
+    "energy_check_note": "what the energy check compared, or 'not checked: ...'",
+    "contention_method": "how other processes' CPU use was read: proc-stat, psutil, given or unknown",
+    "contention_note": "what the contention check found, in one line",
     "error": "why this configuration failed (empty when it did not)",
-    "budget": "timing budget: default, quick (short windows, interactive) or custom",
+    "error_detail": "the exception behind error, in full",
+    "budget": "timing budget: default, quick (short windows, interactive) or custom (lab.budget)",
+    "seconds": "wall time this row took to measure, transforms included (s)",
     # identity and environment
     "config_id": "hash of the configuration: its identity in the store",
     "env_id": "hash of the environment fields that decide re-use",
+    "measurement_version": "version of the measuring code (lab.version): rows of another version are not reused",
+    "model_fingerprint": "hash of the model's structure, weights and evaluation code: a changed model is measured anew",
     "torch_version": "torch version",
     "device_name": "device name (CPU model or GPU name)",
     "cpu_model": "CPU model",
     "lab_version": "lab version",
     "git_sha": "lab commit",
     "measured_at": "when the row was measured (UTC, ISO 8601)",
+    "from_store": "true when the row came from the store (the reuse rule allowed it), false when measured now",
 }
 
 # The columns a terminal table shows (CSV and JSON carry every column).
@@ -97,16 +121,3 @@ def ordered(keys) -> list[str]:
     keys = list(keys)
     known = [c for c in COLUMNS if c in keys]
     return known + [k for k in keys if k not in COLUMNS]
-
-
-def finite(value) -> float | None:
-    """A column's value as a float, or None when it holds no number: missing (None), not a number,
-    a bool, NaN or infinite. Derived columns use it so that an error row's missing input gives a
-    missing output (None), never a made-up 0."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -1,10 +1,20 @@
 """What one measurement is: a frozen, validated configuration and its identity.
 
-Every field is checked on construction; a bad value raises ValueError naming the
-field, the value and what is allowed, e.g.::
+Each knob is declared once, here, as a field of ``Config`` (``lab.knobs`` is the
+machinery): its type, range or choices, default, unit, label and help. The CLI
+flags, the study keys, the dashboard controls, plot and table labels and every
+validation message are derived from these declarations.
+
+A bad value raises ``FieldError`` (a ValueError) naming the field, the value and
+what is allowed::
 
     >>> Config(model="digits-mlp", batch_size=0)
-    ValueError: batch_size=0 is not allowed: a whole number from 1 to 1048576
+    FieldError: batch_size=0 is not allowed: a whole number from 1 to 1048576
+
+A config describes; measuring decides. Nothing here asks this machine what it
+has: a study naming ``cuda`` loads on a laptop, and whether a config can run is
+answered when it is measured (an error row with the reason) and when options are
+listed, by the same function (``lab.support.why_not``).
 """
 from __future__ import annotations
 
@@ -16,101 +26,80 @@ import re
 from typing import Iterable
 
 from lab import hardware
+from lab.errors import FieldError
+from lab.knobs import Knob, collect, knob
 from lab.models import registry
 from lab.transforms.prune import METHODS as _PRUNE_METHODS
 from lab.transforms.quantize import SCHEMES as _QUANT_SCHEMES
 
-# The vocabulary of schemes and pruning methods is the transform registries: one list, so a scheme
-# added there is a valid config value at once. Whether it runs on a given
-# device is decided when the model is transformed (an unsupported pairing is a
-# row with an error, not a crash).
-QUANT_SCHEMES = tuple(_QUANT_SCHEMES)
-PRUNE_METHODS = tuple(_PRUNE_METHODS)
 MAX_BATCH_SIZE = 1 << 20
+MAX_THREADS = 1024
 MAX_FINETUNE_EPOCHS = 100
 MAX_SEED = 2**31 - 1
-WIDTHS = (0.25, 2.0)  # the width multiplier's range, for models that have one
 _DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
-
-def _fail(field: str, value, allowed: str):
-    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
+# What the sparsity knob is a fraction of, per method: each method states it on its registry entry.
+_SPARSITY_MEANING = {name: m.sparsity_means for name, m in _PRUNE_METHODS.items() if name != "none" and m.sparsity_means}
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One point of a sweep.
+    """One point of a sweep. Each field is a knob (``lab.knobs.Knob``); ``KNOBS`` lists them.
 
-    model:      a registered model name (``python -m lab models``)
-    batch_size: samples per forward pass, 1 .. 2**20
-    device:     'cpu', 'cuda', 'cuda:N' or 'mps'; must exist on this machine
-    threads:    torch intra-op threads, 1 .. cores available (default: all of them)
-    quant:      precision / quantization scheme, one of QUANT_SCHEMES
-    compile:    run the model through torch.compile
-    prune_method, sparsity: pruning method and target fraction of weights removed (0 <= s < 1)
-    finetune_epochs: epochs of recovery fine-tuning on the training split after pruning (0 = none)
-    width:      width multiplier for models that have one (0.25 .. 2; 1 = the shipped model)
-    seed:       seeds what is random in the transforms (random pruning's mask, fine-tuning's
-                shuffling), 0 .. 2**31-1; a study's repeats with other seeds show that spread
-    """
+    The order of the fields is the order everything shows them: series labels, CLI help,
+    dashboard controls, table columns."""
 
-    model: str
-    batch_size: int = 1
-    device: str = "cpu"
-    threads: int | None = None
-    quant: str = "fp32"
-    compile: bool = False
-    prune_method: str = "none"
-    sparsity: float = 0.0
-    finetune_epochs: int = 0
-    width: float = 1.0
-    seed: int = 0
+    model: str = knob(kind=str, choices=registry.names, label="model", flag="--model", table="always",
+                      widget="dropdown", help="a registered model (python -m lab models)")
+    width: float = knob(1.0, kind=float, low=0.25, high=2.0, label="width multiplier", flag="--width", late=True,
+                        baseline=True, help="width multiplier for models that have one (1 = the shipped model; "
+                                            "other widths are trained on first use, then cached)")
+    prune_method: str = knob("none", kind=str, choices=lambda: tuple(_PRUNE_METHODS), label="pruning",
+                             flag="--prune", table="always", baseline=True, widget="dropdown",
+                             help="pruning method")
+    sparsity: float = knob(0.0, kind=float, low=0.0, high=1.0, high_open=True, label="sparsity",
+                           flag="--sparsity", table="always", baseline=True, widget="slider", widget_max=0.95,
+                           step=0.05, meaning=_SPARSITY_MEANING,
+                           help="the pruning method's target fraction (what it is a fraction of depends on the "
+                                "method; rows record params_removed_frac)")
+    finetune_epochs: int = knob(0, kind=int, low=0, high=MAX_FINETUNE_EPOCHS, label="fine-tune epochs",
+                                flag="--finetune-epochs", late=True, baseline=True, widget="slider", widget_max=10,
+                                help="epochs of recovery fine-tuning on the training split after pruning")
+    quant: str = knob("fp32", kind=str, choices=lambda: tuple(_QUANT_SCHEMES), label="scheme",
+                      flag="--quant", table="always", baseline=True, widget="dropdown",
+                      help="precision or quantization scheme (python -m lab models --schemes)")
+    device: str = knob("cpu", kind=str, label="device", flag="--device", grid=False, widget="dropdown",
+                       allowed_text="cpu, cuda, cuda:N or mps",
+                       help="where to run (whether this machine has it is decided when measuring)")
+    threads: int | None = knob(None, kind=int, low=1, high=MAX_THREADS, label="threads", flag="--threads",
+                               widget="slider", help="torch intra-op threads (default: every core of this machine)")
+    compile: bool = knob(False, kind=bool, label="torch.compile", flag="--compile", widget="checkbox",
+                         help="run the model through torch.compile (on/off)")
+    batch_size: int = knob(1, kind=int, low=1, high=MAX_BATCH_SIZE, label="batch size (samples)", flag="--batch",
+                           aliases=("--batch-size",), table="always", widget="toggles",
+                           help="samples per forward pass")
+    seed: int = knob(0, kind=int, low=0, high=MAX_SEED, label="seed", flag="--seed", late=True, grid=False,
+                     series=False, help="seeds what is random in the transforms (random pruning's mask, "
+                                        "fine-tuning's shuffles)")
 
     def __post_init__(self):
-        names = registry.names()
-        if not isinstance(self.model, str) or self.model not in names:
-            _fail("model", self.model, "one of " + ", ".join(names))
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
-                or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
-            _fail("batch_size", self.batch_size, f"a whole number from 1 to {MAX_BATCH_SIZE}")
-        if not isinstance(self.device, str) or not _DEVICE_PATTERN.match(self.device):
-            _fail("device", self.device, "cpu, cuda, cuda:N or mps")
-        device = hardware.normalize_device(self.device)
-        present = hardware.available_devices()
-        if device not in present:
-            _fail("device", self.device, "a device this machine has: " + ", ".join(present))
-        object.__setattr__(self, "device", device)
-        cores = hardware.cpu_count()
-        threads = cores if self.threads is None else self.threads
-        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cores:
-            _fail("threads", self.threads, f"a whole number from 1 to {cores} (cores available)")
-        object.__setattr__(self, "threads", threads)
-        if self.quant not in QUANT_SCHEMES:
-            _fail("quant", self.quant, "one of " + ", ".join(QUANT_SCHEMES))
-        if not isinstance(self.compile, bool):
-            _fail("compile", self.compile, "true or false")
-        if self.prune_method not in PRUNE_METHODS:
-            _fail("prune_method", self.prune_method, "one of " + ", ".join(PRUNE_METHODS))
-        if isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float)) \
-                or not 0.0 <= self.sparsity < 1.0:
-            _fail("sparsity", self.sparsity, "a fraction from 0 up to (not including) 1")
-        object.__setattr__(self, "sparsity", float(self.sparsity))
+        for name, spec in KNOBS.items():
+            value = getattr(self, name)
+            if value is None and spec.default is None:
+                continue
+            object.__setattr__(self, name, spec.check(value))
+        if not _DEVICE_PATTERN.match(self.device):
+            KNOBS["device"].fail(self.device)
+        object.__setattr__(self, "device", hardware.normalize_device(self.device))
+        if self.threads is None:  # resolving a default, not a check: the row records what it ran with
+            object.__setattr__(self, "threads", hardware.cpu_count())
         if self.prune_method == "none" and self.sparsity != 0.0:
-            _fail("sparsity", self.sparsity, "0 when prune_method is 'none' (choose a pruning method)")
+            KNOBS["sparsity"].fail(self.sparsity, "0 when prune_method is 'none' (choose a pruning method)")
         fixed = _PRUNE_METHODS[self.prune_method].fixed_sparsity
         if fixed is not None and self.sparsity != fixed:
-            _fail("sparsity", self.sparsity, f"{fixed} for prune_method {self.prune_method!r} (its pattern fixes it)")
-        if isinstance(self.finetune_epochs, bool) or not isinstance(self.finetune_epochs, int) \
-                or not 0 <= self.finetune_epochs <= MAX_FINETUNE_EPOCHS:
-            _fail("finetune_epochs", self.finetune_epochs, f"a whole number from 0 to {MAX_FINETUNE_EPOCHS}")
-        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) \
-                or not WIDTHS[0] <= self.width <= WIDTHS[1]:
-            _fail("width", self.width, f"a multiplier from {WIDTHS[0]} to {WIDTHS[1]}")
-        object.__setattr__(self, "width", float(self.width))
+            KNOBS["sparsity"].fail(self.sparsity, f"{fixed} for prune_method {self.prune_method!r} (its pattern fixes it)")
         if self.width != 1.0 and registry.get(self.model).build_width is None:
-            _fail("width", self.width, f"1.0 for model {self.model!r} (it has no width multiplier)")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
-            _fail("seed", self.seed, f"a whole number from 0 to {MAX_SEED}")
+            KNOBS["width"].fail(self.width, f"1.0 for model {self.model!r} (it has no width multiplier)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -119,21 +108,36 @@ class Config:
     def config_id(self) -> str:
         """Stable identity in the store: a hash of the canonical JSON of the fields.
 
-        Same fields, same id, in any process on any machine. A field added in a
-        later release is left out of the hash while it holds its default
-        (_LATE_DEFAULTS), so rows stored before it existed still match.
+        Same fields, same id, in any process on any machine. A knob added in a
+        later release (``late``) is left out of the hash while it holds its
+        default, so rows stored before it existed still match.
         """
-        fields = {k: v for k, v in self.to_dict().items() if not (k in _LATE_DEFAULTS and v == _LATE_DEFAULTS[k])}
+        fields = {k: v for k, v in self.to_dict().items() if not (KNOBS[k].late and v == KNOBS[k].default)}
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-# Fields added after the first release; at their default they are left out of
-# config_id so rows stored before still match.
-_LATE_DEFAULTS: dict = {"finetune_epochs": 0, "width": 1.0, "seed": 0}
+KNOBS: dict[str, Knob] = collect(Config)
+# Where a knob appears, derived from the declarations above.
+GRID_KNOBS = tuple(k for k, s in KNOBS.items() if s.grid)
+SERIES_KNOBS = tuple(k for k, s in KNOBS.items() if s.series)
+DEFAULT_BASELINE = {k: s.default for k, s in KNOBS.items() if s.baseline}
 
-KNOBS = ("model", "batch_size", "device", "threads", "quant", "compile", "prune_method", "sparsity",
-         "finetune_epochs", "width", "seed")
+
+def implied(values: dict) -> dict:
+    """The knob values a choice of pruning method fixes: the one rule, used by grid, the dashboard and its widgets.
+
+    No pruning means sparsity 0 and no recovery fine-tuning; a pattern fixes its sparsity (2:4 -> 0.5).
+    Returns {knob: value} for the knobs ``values['prune_method']`` fixes (empty for an unknown method).
+    """
+    method = _PRUNE_METHODS.get(values.get("prune_method", "none"))
+    if method is None:
+        return {}
+    if method.name == "none":
+        return {"sparsity": 0.0, "finetune_epochs": 0}
+    if method.fixed_sparsity is not None:
+        return {"sparsity": method.fixed_sparsity}
+    return {}
 
 
 def grid(**knobs) -> list[Config]:
@@ -142,33 +146,25 @@ def grid(**knobs) -> list[Config]:
     Each knob takes one value or a list: ``grid(model="digits-mlp", batch_size=[1, 64],
     quant=["fp32", "bf16"])`` gives four configs, in the order the lists are nested.
     """
-    unknown = set(knobs) - set(KNOBS)
+    unknown = [k for k in knobs if k not in KNOBS]
     if unknown:
-        _fail(sorted(unknown)[0], knobs[sorted(unknown)[0]], "a knob: one of " + ", ".join(KNOBS))
+        raise FieldError(unknown[0], knobs[unknown[0]], "a knob: one of " + ", ".join(KNOBS))
     axes = {}
     for name, value in knobs.items():
         values = list(value) if isinstance(value, (list, tuple, range)) else [value]
         if not values:
-            _fail(name, value, "at least one value")
+            raise FieldError(name, value, "at least one value")
         axes[name] = values
+    mixed = len(axes.get("prune_method", ())) > 1  # alone, `none` + a sparsity is a mistake to report
     configs = []
     for combo in itertools.product(*axes.values()):
         point = dict(zip(axes, combo))
-        # Sparsity means nothing without a pruning method, and a pattern like 2:4
-        # fixes it: `--prune none,structured --sparsity 0.3,0.5` asks for one
-        # baseline and two pruned points, not for the meaningless (none, 0.5).
-        # Likewise recovery fine-tuning: `--finetune-epochs 2` with `--prune none,structured`
-        # fine-tunes the pruned model, not the baseline.
-        method = _PRUNE_METHODS.get(point.get("prune_method", "none"))
-        mixed = len(axes.get("prune_method", ())) > 1  # alone, `none` + a sparsity is a mistake to report
-        valid = isinstance(point.get("sparsity"), (int, float)) and 0 <= point.get("sparsity") < 1
-        if method is not None and mixed and valid:
-            if method.name == "none":
-                point["sparsity"] = 0.0
-                if "finetune_epochs" in point:  # recovery after pruning: the baseline stays the shipped model
-                    point["finetune_epochs"] = 0
-            elif method.fixed_sparsity is not None:
-                point["sparsity"] = method.fixed_sparsity
+        # `--prune none,structured --sparsity 0.3,0.5` asks for one baseline and two pruned
+        # points, not for the meaningless (none, 0.5); `--finetune-epochs 2` with it fine-tunes
+        # the pruned models, not the baseline.
+        valid = isinstance(point.get("sparsity", 0.0), (int, float)) and 0 <= point.get("sparsity", 0.0) < 1
+        if mixed and valid:
+            point.update({k: v for k, v in implied(point).items() if k in point or k == "sparsity"})
         config = Config(**point)
         if config not in configs:
             configs.append(config)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from lab import __version__
+from lab.version import MEASUREMENT_VERSION, __version__
 
 
 def cpu_count() -> int:
@@ -59,8 +59,11 @@ def normalize_device(device: str) -> str:
 
 
 def device_name(device: str) -> str:
-    """Human name of a device: the CPU model for 'cpu', the GPU's name for CUDA."""
+    """Human name of a device: the CPU model for 'cpu', the GPU's name for CUDA ('absent' where this
+    machine has no such device: a row for it records why it was not measured)."""
     if device.startswith("cuda"):
+        if normalize_device(device) not in available_devices():
+            return "absent"
         return torch.cuda.get_device_name(torch.device(device))
     if device == "mps":
         return f"Apple MPS ({platform.machine()})"
@@ -97,10 +100,11 @@ def git_sha() -> str:
 
 
 # The fields that make two environments "the same" for resuming: a different
-# torch, device or lab version may change the numbers, so it is measured again.
-# The git sha is recorded but not part of the identity: it changes on every
-# commit, and re-measuring a whole grid after a README edit helps nobody.
-_IDENTITY_FIELDS = ("torch_version", "device_name", "cpu_model", "lab_version", "hostname")
+# torch, device or measuring code may change the numbers, so it is measured again.
+# The lab version and git sha are recorded but not part of the identity: they change
+# with every release and commit, and re-measuring a whole grid after a README edit
+# helps nobody; MEASUREMENT_VERSION changes when the measuring code does.
+_IDENTITY_FIELDS = ("torch_version", "device_name", "cpu_model", "measurement_version", "hostname")
 
 
 def _memory_gib() -> float | None:
@@ -167,6 +171,7 @@ def environment(device: str = "cpu") -> dict:
         "cpu_model": cpu_model(),
         "cpu_count": cpu_count(),
         "lab_version": __version__,
+        "measurement_version": MEASUREMENT_VERSION,
         "git_sha": git_sha(),
         "python_version": platform.python_version(),
         "platform": platform.platform(),

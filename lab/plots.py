@@ -3,16 +3,18 @@
     plots.latency_vs_batch(df)                       # p50 line, p90-p99 band, one line per quant
     plots.tradeoff(df, x="energy_mj_per_sample")     # quality against cost, Pareto front drawn
     plots.roofline(df)                               # achieved GFLOP/s vs FLOP/byte under the roofs
-    fig = plots.dashboard_figure(df, current=ids)    # the dashboard's seven panels and a card, one Figure
 
 Every function takes ``ax`` (or makes one with pyplot, for notebooks) and returns
 it. Rows with an ``error`` are left out; an empty frame gives labelled, empty axes
 saying so. Units are on every axis; the energy axis names its ``energy_source``
 and the quality axis the row's ``metric``. ``current`` (a config_id or several)
-highlights what the user is looking at now. ``dashboard_figure`` builds a bare
-``matplotlib.figure.Figure`` (no pyplot), so a worker thread may draw it; it is
-composed in lab.dashboard.figure, which also uses the helpers below (column,
-current_ids, line_style, current_star) to move a highlight without redrawing.
+highlights what the user is looking at now.
+
+This is the lower layer: it imports nothing from lab.dashboard. The dashboard's
+seven panels and card on one bare Figure are composed in
+``lab.dashboard.figure.dashboard_figure`` (no pyplot, so a worker thread may
+draw it), which builds on the functions and helpers here (column, current_ids,
+line_style, current_star, to_bytes) to move a highlight without redrawing.
 """
 from __future__ import annotations
 
@@ -22,12 +24,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from lab.config import KNOBS, SERIES_KNOBS as CONFIG_SERIES_KNOBS
 from lab.pareto import pareto_front
 
-BATCH_LABEL = "batch size (samples)"
-# Knobs that can tell two series apart, in the order a series label names them.
-SERIES_KNOBS = ("model", "width", "prune_method", "sparsity", "finetune_epochs", "quant", "device", "threads",
-                "compile", "batch_size")
+BATCH_LABEL = KNOBS["batch_size"].label
+# Knobs that can tell two series apart, in the order a series label names them (declared in lab.config).
+SERIES_KNOBS = CONFIG_SERIES_KNOBS
 _QUALITY_UNITS = {"accuracy": "fraction correct", "embedding_cosine": "cosine similarity to fp32"}
 _EMPTY = "no points yet"
 
@@ -344,18 +346,6 @@ def current_star(ax, ok, xs, ys, current) -> None:
     else:
         star.set_offsets(points)
         star.set_label("current" if len(points) else "_current")
-
-
-def dashboard_figure(df, current=None, **kwargs) -> Figure:
-    """The live dashboard's seven panels and summary card on one Figure (no pyplot; a worker thread may draw it):
-    latency, throughput, peak memory and energy per sample against batch size, and quality
-    against latency and against energy at one batch size with the Pareto front, the roofline, and
-    a card with the current selection's energy, carbon, cost and roofline fraction; ``current``
-    (config_id(s)) highlighted everywhere. Keywords: figsize, dpi, title, max_legend, fig
-    (a Figure an earlier call returned, redrawn in place). See lab.dashboard.figure."""
-    from lab.dashboard.figure import dashboard_figure as compose  # the composition lives with the dashboard
-
-    return compose(df, current, **kwargs)
 
 
 def to_bytes(fig: Figure, format: str = "png", **kwargs) -> bytes:

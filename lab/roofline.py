@@ -3,23 +3,32 @@
     c = ceilings("cpu", threads=2, store=store)   # measured once per (environment, device, threads)
     row.update(row_fields(flops_per_sample=row["flops"], batch_size=64, throughput_sps=row["throughput_sps"],
                           bytes_per_batch=batch_bytes(row["model_size_mib"], in_bytes, out_bytes),
-                          quant="bf16", ceilings=c))
+                          quant="bf16", ceilings=c, compiled=False))
 
 The ceilings are measured here, not read from a datasheet: a square matrix
 multiply per precision (GFLOP/s) and a large copy (GB/s), on this device at
 this thread count. The roofline's attainable rate at arithmetic intensity I
 (FLOP/byte) is min(peak, I x bandwidth); a configuration left of the ridge
 (I x bandwidth < peak) is memory-bound, right of it compute-bound.
+
+Each row is held against the ceiling of the precision its scheme really
+computes in (``precision_of``: read from the scheme's registry entry, and
+compile-dependent for int8-static) and says which (``roofline_precision``).
+Where that precision has no measured ceiling, the row gets no roofline_frac
+and a ``roofline_note`` saying why, never another precision's ceiling.
 """
 from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
 
-from lab.columns import finite
+from lab.numbers import finite
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")  # what the lab's schemes compute in (see precision_of)
-_MEASURABLE = (*PRECISIONS, "fp8")
+# Every precision a scheme may compute in (lab.transforms.quantize.PRECISIONS), all measured by default:
+# a row whose precision has no ceiling gets no roofline_frac, so each one the lab can run is measured
+# (fp8 included: torch._scaled_mm on GPUs of compute capability 8.9+, and an emulation on recent CPUs).
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "fp8")
+_MEASURABLE = PRECISIONS
 _CPU_MATMUL, _CUDA_MATMUL = 1024, 8192    # square sizes that are compute-bound on each (n^3 work over n^2 data)
 _CPU_COPY_MIB, _CUDA_COPY_MIB = 256, 1024  # far past the last-level cache (CPU) / L2 (GPU): a DRAM/HBM copy
 _PROBE = 256                               # first size tried; doubled up to the full size while calls stay short
@@ -180,31 +189,15 @@ def ceilings(device: str, threads: int, *, store=None, env_id: str | None = None
     return found
 
 
-# quant scheme -> the precision its matmuls run in, i.e. which ceiling applies (lab.transforms.quantize).
-_PRECISION_OF = {
-    "fp32": "fp32", "bf16": "bf16", "fp16": "fp16",  # weights and activations in that float type
-    # int8 x int8 products with int32 accumulation: fbgemm (int8-dynamic), torch._int_mm (torchao),
-    # x86 int8 kernels once compiled (int8-static; eager runs quantize/dequantize ops around fp32 matmuls).
-    "int8-dynamic": "int8", "int8-dynamic-torchao": "int8", "int8-static": "int8",
-    # Weight-only schemes dequantize weights inside the matmul and compute in the activation dtype:
-    # fp32 activations for int8-weight-only, bf16 for int4-weight-only (Scheme.input_dtype).
-    "int8-weight-only": "fp32", "int4-weight-only": "bf16",
-    # fp8 x fp8 via torch._scaled_mm; where fp8 wasn't measured, fp16 (same tensor-core tier, one below).
-    "fp8": "fp8",
-}
-_FALLBACK = {"int8": "fp32", "fp8": "fp16"}  # what applies when the device's ceiling wasn't measured
+def precision_of(quant: str, compiled: bool = False) -> str:
+    """The ceiling that applies to scheme ``quant``: the precision its matmuls really run in, as its
+    registry entry states it (``Scheme.precision(compiled)`` in lab.transforms.quantize; int8-static is
+    fp32 in eager mode and int8 under torch.compile). Unknown scheme: ValueError. There is no fallback:
+    a precision whose ceiling wasn't measured gives no roofline_frac (see row_fields), never another
+    precision's ceiling."""
+    from lab.transforms import quantize
 
-
-def precision_of(quant: str, measured=None) -> str:
-    """The ceiling that applies to scheme ``quant`` (see _PRECISION_OF for why). With ``measured``
-    (the precisions measured, e.g. ceilings["peak_gflops"]), an unmeasured int8 falls back to fp32 and
-    fp8 to fp16: the roofline then compares against the float ceiling the kernel would otherwise reach."""
-    if quant not in _PRECISION_OF:
-        raise ValueError(f"quant={quant!r} is not allowed: one of {', '.join(_PRECISION_OF)}")
-    precision = _PRECISION_OF[quant]
-    if measured is not None and precision not in measured and precision in _FALLBACK:
-        return _FALLBACK[precision]
-    return precision
+    return quantize.get(quant).precision(compiled)
 
 
 def batch_bytes(model_size_mib, input_bytes, output_bytes) -> int | None:
@@ -218,29 +211,51 @@ def batch_bytes(model_size_mib, input_bytes, output_bytes) -> int | None:
 
 
 
-def row_fields(*, flops_per_sample, batch_size, throughput_sps, bytes_per_batch, quant, ceilings) -> dict:
+def row_fields(*, flops_per_sample, batch_size, throughput_sps, bytes_per_batch, quant, ceilings,
+               compiled: bool = False) -> dict:
     """The roofline columns of one configuration.
 
     achieved_gflops = flops_per_sample x throughput_sps / 1e9 (GFLOP/s)
     arithmetic_intensity = flops_per_sample x batch_size / bytes_per_batch (FLOP/byte; see batch_bytes)
-    peak_gflops, bandwidth_gbs: the ceilings for precision_of(quant) (GFLOP/s, GB/s)
+    roofline_precision: the ceiling the row is held against, precision_of(quant, compiled)
+    peak_gflops: that precision's measured ceiling (GFLOP/s); None when it wasn't measured on this device
+    bandwidth_gbs: the measured copy bandwidth (GB/s)
     roofline_frac = achieved / min(peak, intensity x bandwidth): the share of the attainable rate (0-1)
     bound = 'memory' if intensity x bandwidth < peak else 'compute'
+    roofline_note: why roofline_frac is None (one line), else None. A precision without a measured
+        ceiling (e.g. int8 where torch._int_mm failed) is said so here; it is never compared against
+        another precision's ceiling instead.
     A missing or non-finite input leaves what depends on it None.
     """
     flops, batch, rate, nbytes = (finite(v) for v in (flops_per_sample, batch_size, throughput_sps, bytes_per_batch))
     achieved = flops * rate / 1e9 if flops is not None and rate is not None else None
     intensity = flops * batch / nbytes if None not in (flops, batch, nbytes) and nbytes > 0 else None
-    peak = bandwidth = None
-    if ceilings and quant is not None:
-        peaks = ceilings.get("peak_gflops") or {}
-        peak = finite(peaks.get(precision_of(quant, peaks)))
+    precision = precision_of(quant, compiled) if quant is not None else None
+    peak = bandwidth = note = None
+    if not ceilings:
+        note = "no ceilings were measured for this device"
+    elif precision is None:
+        note = "no quant scheme given, so no precision to hold the row against"
+    else:
+        peak = finite((ceilings.get("peak_gflops") or {}).get(precision))
         bandwidth = finite(ceilings.get("bandwidth_gbs"))
+        if peak is None:
+            why = (ceilings.get("unsupported") or {}).get(precision)
+            note = (f"no {precision} ceiling measured on this device ({why})" if why
+                    else f"no {precision} ceiling measured on this device") + \
+                f"; quant={quant} computes in {precision}, and another precision's ceiling would be a wrong roof"
+        elif bandwidth is None:
+            note = "no memory bandwidth measured on this device"
     frac = bound = None
     if intensity is not None and peak is not None and bandwidth is not None:
         memory_roof = intensity * bandwidth  # GFLOP/s the bandwidth allows at this intensity
         bound = "memory" if memory_roof < peak else "compute"
         attainable = min(peak, memory_roof)
         frac = achieved / attainable if achieved is not None and attainable > 0 else None
+    if frac is None and note is None:
+        missing = [name for name, v in (("flops_per_sample", flops), ("throughput_sps", rate),
+                                        ("bytes_per_batch", nbytes), ("batch_size", batch)) if v is None]
+        note = f"no {', '.join(missing)} for this row" if missing else "attainable rate is 0"
     return {"achieved_gflops": achieved, "peak_gflops": peak, "bandwidth_gbs": bandwidth,
-            "arithmetic_intensity": intensity, "roofline_frac": frac, "bound": bound}
+            "arithmetic_intensity": intensity, "roofline_frac": frac, "bound": bound,
+            "roofline_precision": precision, "roofline_note": note}

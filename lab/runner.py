@@ -1,81 +1,87 @@
-"""One config -> one result row; a grid -> rows, streamed and stored as they come.
+"""One config -> the measured columns of one row (transform, measure, derive), nothing else.
 
-    row = lab.measure(Config(model="digits-mlp", batch_size=64))
-    df = lab.sweep(lab.grid(model="digits-mlp", batch_size=[1, 64]), on_row=print)
+    fields = measure_row(config, Budget(), store=None, env=hardware.environment("cpu"))
 
-A configuration that fails (out of memory, a scheme this device lacks, a bug in
-a user's model) becomes a row with ``error`` set; a sweep goes on.
+Reuse, identity, committing and error rows are the path's (lab.bench), which
+calls this. Each step returns its own columns; ``measure_row`` merges them, so
+what a column depends on reads top to bottom:
+
+1. ``transform``: build, prune and fine-tune in fp32, count what is left (FLOPs,
+   coverage), then precision / quantization, kernels, compile;
+2. ``time_and_energy``: warm-up and timing, peak memory, energy, each window
+   checked for contention by other processes (retried after a pause within a bound);
+3. ``derived``: carbon, cost and the roofline, from the measured figures;
+4. accuracy on held-out data.
 """
 from __future__ import annotations
 
 import copy
-import dataclasses
-import datetime
 import functools
+import hashlib
 import time
-from typing import Callable, Iterable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from lab import costs, hardware, roofline
-from lab.config import Config, as_configs
-from lab.measure import energy, memory, timing
+from lab.budget import Budget
+from lab.config import Config
+from lab.errors import Unsupported
+from lab.measure import contention, energy, memory, timing
+from lab.measure.flops import count_flops
+from lab.measure.sync import device_sync
 from lab.models import registry
-from lab.store import Store
-from lab.transforms import Unsupported, finetune, prune, quantize
+from lab.transforms import finetune, prune, quantize
 from lab.transforms import compile as compile_transform
 
-DEFAULT_STORE = "default"  # sentinel: the store at lab.store.default_path()
 
-
-@dataclasses.dataclass(frozen=True)
-class Budget:
-    """How much time a measurement may take.
-
-    timing: warm-up and sampling policy for latency
-    energy_window_s: shortest energy window (s); the source's own minimum (100 counter
-        updates) applies too, unless ``short_energy_window`` allows less (rows then say so)
-    short_energy_window: let the energy window drop below 100 counter updates (interactive use)
-    idle_baseline_s: measure idle power for this long before each energy window and subtract
-        it (s; 0 = no baseline). The row records the idle power it subtracted.
-    """
-
-    timing: timing.TimingPolicy = timing.TimingPolicy()
-    energy_window_s: float = 1.0
-    short_energy_window: bool = False
-    idle_baseline_s: float = 0.0
-
-    def __post_init__(self):
-        for name in ("energy_window_s", "idle_baseline_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
-                raise ValueError(f"{name}={value!r} is not allowed: a number of seconds from 0 to 3600")
-
-    @classmethod
-    def quick(cls) -> "Budget":
-        """For interactive use and tests: about a quarter second per configuration."""
-        return cls(timing=timing.TimingPolicy.quick(), energy_window_s=0.1, short_energy_window=True)
-
-
-@functools.lru_cache(maxsize=None)
-def _energy_source(device: str) -> energy.EnergySource:
-    return energy.choose_source(device)
-
-
-@functools.lru_cache(maxsize=None)
-def _environment(device: str) -> dict:
-    return hardware.environment(device)
+# Other processes' CPU use during each measurement (one reader per process: it only reads counters).
+_CONTENTION = contention.CpuContention()
 
 
 @functools.lru_cache(maxsize=8)
-def _base_model(name: str, width: float = 1.0) -> torch.nn.Module:
+def _base_model(spec: registry.ModelSpec, width: float = 1.0) -> torch.nn.Module:
+    # Keyed by the spec object, so a model registered again under the same name is built anew.
     # Weights are loaded and hash-checked once per process; each config gets a deep copy.
-    spec = registry.get(name)
     return spec.build() if width == 1.0 else spec.build_width(width)
 
 
-def _one_line(exc: BaseException) -> str:
+def base_model(name: str, width: float = 1.0) -> torch.nn.Module:
+    """The registered model ``name`` as built (shared: deep-copy before changing it)."""
+    return _base_model(registry.get(name), width)
+
+
+@functools.lru_cache(maxsize=32)
+def _fingerprint(spec: registry.ModelSpec) -> str:
+    digest = hashlib.sha256()
+    model = _base_model(spec)
+    digest.update(repr(model).encode())
+    for key, tensor in model.state_dict().items():
+        digest.update(key.encode())
+        if isinstance(tensor, torch.Tensor):
+            t = tensor.detach().cpu().contiguous().reshape(-1)  # 0-d buffers (BatchNorm's count) as 1-d
+            digest.update(str(t.dtype).encode())
+            digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    for fn in (spec.evaluate, spec.make_input):
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            digest.update(code.co_code)
+            digest.update(repr(code.co_consts).encode())
+    return digest.hexdigest()[:16]
+
+
+def model_fingerprint(name: str | None) -> str | None:
+    """A hash of the model's structure, weights and evaluation code, or None for an unknown name.
+
+    Part of the reuse rule: a model registered again with other weights or code is measured anew."""
+    try:
+        spec = registry.get(name)
+    except (ValueError, TypeError):
+        return None
+    return _fingerprint(spec)
+
+
+def one_line(exc: BaseException) -> str:
+    """A failure as one line naming its kind: 'out of memory: ...', 'unsupported: ...', 'KeyError: ...'."""
     text = str(exc).strip().splitlines()
     message = text[0] if text else ""
     if isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in message or "out of memory" in message:
@@ -85,58 +91,12 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
-def _count_flops(model: torch.nn.Module, args: tuple) -> int:
-    """FLOPs of one sample's forward pass (a multiply-add counts 2)."""
-    one = tuple(t[:1] for t in args)
-    counter = FlopCounterMode(display=False)
-    # The fused transformer fast path hides its matmuls from the counter.
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with counter, torch.no_grad():
-            model(*one)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-    return int(counter.get_total_flops())
-
-
 def _to(x, device=None, dtype_of=None):
     """A model input (tensor or tuple of tensors) as a tuple of forward() args, moved / cast."""
     args = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     if dtype_of is not None:
         args = tuple(quantize.cast_input(a, dtype_of) for a in args)
     return tuple(a.to(device) for a in args) if device is not None else args
-
-
-def _transform(row: dict, config: Config, spec: registry.ModelSpec, device: torch.device):
-    """The configured model, in the order the transforms need: prune and fine-tune in
-    fp32, count what is left, then precision / quantization, then kernels, then compile."""
-    model = copy.deepcopy(_base_model(config.model, config.width)).eval().to(device)
-    fp32_args = _to(spec.make_input(min(config.batch_size, 8)), device)
-    model = prune.prune(model, config.prune_method, config.sparsity, example_input=fp32_args, device=config.device,
-                        seed=config.seed)
-    if config.finetune_epochs:
-        if spec.train_data is None:
-            raise Unsupported(f"finetune_epochs needs a training split; model {config.model} has none")
-        if spec.evaluate is not None:
-            row["accuracy_before_finetune"] = spec.evaluate(model, device, torch.float32)
-        source = _energy_source(config.device)
-        joules_before = source.read_joules()
-        row.update(finetune.finetune(model, spec.train_data(), config.finetune_epochs, device=config.device,
-                                     seed=config.seed))
-        row["finetune_energy_j"] = source.read_joules() - joules_before
-    row.update(prune.sparsity_report(model))
-    row["flops"] = _count_flops(model, fp32_args)
-
-    needs_calibration = quantize.get(config.quant).needs_calibration
-    calibration = spec.train_data()[0] if needs_calibration and spec.train_data is not None else None
-    model = quantize.quantize(model, config.quant, config.device,
-                              example_input=_to(fp32_args, dtype_of=config.quant), calibration=calibration)
-    row["model_size_mib"] = memory.model_size_mib(model)
-    model = prune.accelerate(model, config.prune_method, config.device)
-    if config.compile:
-        model = compile_transform.compile_model(model)
-    return model
 
 
 def _nbytes(value) -> int:
@@ -150,149 +110,116 @@ def _nbytes(value) -> int:
     return 0
 
 
-def _derived(row: dict, config: Config, store: Store | None, output_bytes: int, input_bytes: int) -> None:
+def transform(config: Config, spec: registry.ModelSpec, device: torch.device,
+              energy_source: energy.EnergySource) -> tuple[torch.nn.Module, dict]:
+    """The configured model and the columns the transforms decide: prune and fine-tune in fp32,
+    count what is left, then precision / quantization, then kernels, then compile."""
+    facts: dict = {}
+    model = copy.deepcopy(_base_model(spec, config.width)).eval().to(device)
+    fp32_args = _to(spec.make_input(min(config.batch_size, 8)), device)
+    params_before, flops_before = prune.nonzero_by_type(model), count_flops(model, fp32_args)
+    model = prune.prune(model, config.prune_method, config.sparsity, example_input=fp32_args, device=config.device,
+                        seed=config.seed)
+    if config.finetune_epochs:
+        if spec.train_data is None:
+            raise Unsupported(f"finetune_epochs needs a training split; model {config.model} has none")
+        if spec.evaluate is not None:
+            facts["accuracy_before_finetune"] = spec.evaluate(model, device, torch.float32)
+        started, joules_before = time.perf_counter(), energy_source.read_joules()
+        facts.update(finetune.finetune(model, spec.train_data(), config.finetune_epochs, device=config.device,
+                                       seed=config.seed))
+        facts["finetune_energy_j"] = energy_source.read_joules() - joules_before
+        facts["finetune_s"] = time.perf_counter() - started
+    facts.update(prune.sparsity_report(model))
+    facts["flops"] = count_flops(model, fp32_args)
+    facts.update(prune.coverage(params_before, model, flops_before=flops_before, flops_after=facts["flops"]))
+
+    needs_calibration = quantize.get(config.quant).needs_calibration
+    calibration = spec.train_data()[0] if needs_calibration and spec.train_data is not None else None
+    model = quantize.quantize(model, config.quant, config.device,
+                              example_input=_to(fp32_args, dtype_of=config.quant), calibration=calibration)
+    facts.update(quantize.coverage(model))
+    model = prune.accelerate(model, config.prune_method, config.device)
+    # After the sparse-kernel conversion: 2:4 weights are stored in their compressed form from here on.
+    facts["model_size_mib"] = memory.model_size_mib(model)
+    if config.compile:
+        model = compile_transform.compile_model(model)
+    return model, facts
+
+
+def time_and_energy(forward, config: Config, budget: Budget, device: torch.device,
+                    energy_source: energy.EnergySource) -> dict:
+    """Latency, throughput, peak memory and energy of ``forward()`` (one batch), as columns.
+
+    The timing, memory and energy windows are one contention window: when other processes
+    used this machine's cores meanwhile, all three are measured again after a pause (within
+    the budget's bound); if still contended, the least disturbed attempt is kept and flagged."""
+    sync = device_sync(device)
+    time_one = timing.cuda_event_timer(device) if device.type == "cuda" else None
+
+    def measure_once():
+        with _CONTENTION.window() as window:
+            stats = timing.time_calls(forward, budget.timing, sync=sync, time_one=time_one)
+            peak = memory.peak(forward, config.device)
+            try:
+                reading = energy.measure_energy(forward, energy_source, min_window_s=budget.energy_window_s,
+                                                sync=sync, quick=budget.short_energy_window,
+                                                idle_baseline_s=budget.idle_baseline_s)
+            finally:
+                energy_source.close()  # a power-sampling source stops its thread between rows
+        return (stats, peak, reading), window.other_cpu_frac
+
+    outcome = contention.run_with_contention(measure_once, budget.contention, method=_CONTENTION.method)
+    stats, peak, reading = outcome.result
+    out = stats.as_row()
+    out["throughput_sps"] = config.batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else float("inf")
+    out["peak_mem_mib"], out["peak_mem_method"] = peak.mib, peak.method
+    out["energy_mj_per_sample"] = reading.joules * 1e3 / (reading.calls * config.batch_size)
+    out.update(power_w=reading.power_w, energy_source=reading.source, energy_note=reading.note,
+               energy_assumption=reading.assumption, idle_power_w=reading.idle_power_w,
+               energy_short_window=reading.short_window, energy_window_s=reading.seconds)
+    out.update(reading.check(stats.mean).as_row())  # energy that disagrees with power x time is flagged
+    out.update(outcome.as_row())
+    return out
+
+
+def derived(row: dict, config: Config, *, store, env: dict, input_bytes: int, output_bytes: int) -> dict:
     """Carbon and cost (arithmetic on the measured energy and throughput, with the settings used
     recorded beside them), and where the configuration sits under the device's roofline."""
-    device_name = _environment(config.device)["device_name"]
-    row.update(costs.derive(row, costs.carbon_setting(), costs.price_setting(device_name=device_name)))
+    out = dict(costs.derive(row, costs.carbon_setting(), costs.price_setting(device_name=env.get("device_name"), device=config.device)))
     # Measured once per device, threads and environment (a few seconds), then cached in the store.
-    ceilings = roofline.ceilings(config.device, config.threads, store=store, env_id=row["env_id"])
-    row.update(roofline.row_fields(
+    ceilings = roofline.ceilings(config.device, config.threads, store=store, env_id=env["env_id"])
+    out.update(roofline.row_fields(
         flops_per_sample=row.get("flops"), batch_size=config.batch_size, throughput_sps=row.get("throughput_sps"),
         bytes_per_batch=roofline.batch_bytes(row.get("model_size_mib"), input_bytes, output_bytes),
-        quant=config.quant, ceilings=ceilings))
+        quant=config.quant, ceilings=ceilings, compiled=config.compile))
+    return out
 
 
-def _measure_into(row: dict, config: Config, budget: Budget, store: Store | None = None) -> None:
-    """Build, transform and measure ``config``; fill ``row`` as each figure arrives."""
+def measure_row(config: Config, budget: Budget, *, store=None, env: dict) -> dict:
+    """Build, transform and measure ``config``; return its measured columns (lab.columns).
+
+    Raises on failure (the path turns it into the row's ``error``)."""
     spec = registry.get(config.model)
     device = torch.device(config.device)
-    row["metric"] = spec.metric
-    model = _transform(row, config, spec, device)
-    args = _to(spec.make_input(config.batch_size), device, dtype_of=config.quant)
-
-    def forward():
-        return model(*args)
-
-    on_cuda = device.type == "cuda"
-    sync = functools.partial(torch.cuda.synchronize, device) if on_cuda else None
-    start = time.perf_counter()
-    output_bytes = _nbytes(forward())  # with compile on, this first call compiles
-    if sync:
-        sync()
-    if config.compile:
-        row["compile_s"] = time.perf_counter() - start
-
-    time_one = timing.cuda_event_timer(device) if on_cuda else None
-    stats = timing.time_calls(forward, budget.timing, sync=sync, time_one=time_one)
-    row.update(stats.as_row())
-    row["throughput_sps"] = config.batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else float("inf")
-    row["peak_mem_mib"] = memory.peak_mib(forward, config.device)
-
-    source = _energy_source(config.device)
-    try:
-        reading = energy.measure_energy(forward, source, min_window_s=budget.energy_window_s, sync=sync,
-                                        quick=budget.short_energy_window, idle_baseline_s=budget.idle_baseline_s)
-    finally:
-        source.close()  # a power-sampling source stops its thread between rows (a later read restarts it)
-    row["energy_mj_per_sample"] = reading.joules * 1e3 / (reading.calls * config.batch_size)
-    row["power_w"] = reading.power_w
-    row["energy_source"] = reading.source
-    row["energy_note"] = reading.note
-    row["energy_assumption"] = reading.assumption
-    row["idle_power_w"] = reading.idle_power_w
-    row["energy_short_window"] = reading.short_window
-    row["energy_window_s"] = reading.seconds
-    _derived(row, config, store, output_bytes, _nbytes(args))
-
-    if spec.evaluate is not None:
-        row["accuracy"] = spec.evaluate(model, device, quantize.get(config.quant).input_dtype)
-
-
-def budget_name(budget: Budget) -> str:
-    """'default', 'quick' or 'custom': stored on every row, so a quick row is never
-    passed off as a full-precision one."""
-    return "default" if budget == Budget() else "quick" if budget == Budget.quick() else "custom"
-
-
-def _serves(cached: dict, budget: Budget) -> bool:
-    # A row measured with the full default budget can answer any request; a quick
-    # or custom one only a request made with the same budget. An idle-subtracted
-    # energy is a different quantity: only a request for one gets one.
-    stored = cached.get("budget", "default")
-    if (cached.get("idle_power_w") is not None) != (budget.idle_baseline_s > 0):
-        return False
-    return stored == "default" or stored == budget_name(budget)
-
-
-def measure(config: Config, *, budget: Budget = Budget(), store: Store | str | None = None) -> dict:
-    """Measure one configuration and return its row (see lab.columns for every field).
-
-    Never raises for a failure while measuring: the row's ``error`` says why.
-    With ``store``, the row is committed before this returns.
-    """
-    env = _environment(config.device)
-    row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
-           "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "budget": budget_name(budget), "error": None}
-    store = _open_store(store)
+    source = energy.choose_source(config.device)
+    row: dict = {"metric": spec.metric}
     with hardware.torch_threads(config.threads), torch.inference_mode():
-        try:
-            _measure_into(row, config, budget, store)
-        except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error; the sweep goes on
-            row["error"] = _one_line(exc)
-    if store is not None:
-        row["id"] = store.add(row, env)
-    return {**row, **{k: v for k, v in env.items() if k not in row}}
+        model, facts = transform(config, spec, device, source)
+        row.update(facts)
+        args = _to(spec.make_input(config.batch_size), device, dtype_of=config.quant)
 
+        def forward():
+            return model(*args)
 
-def _open_store(store: Store | str | None) -> Store | None:
-    if store is None or isinstance(store, Store):
-        return store
-    return Store(None if store == DEFAULT_STORE else store)
-
-
-def sweep(configs: Config | Iterable[Config], *, store: Store | str | None = DEFAULT_STORE, force: bool = False,
-          budget: Budget = Budget(), on_row: Callable[[dict], None] | None = None,
-          progress: Callable[[int, int], None] | None = None):
-    """Measure each configuration in turn and return every row as a pandas DataFrame.
-
-    store:    where rows are committed as they are measured (default: the lab's
-              store; a path; or None for no storing)
-    force:    re-measure configurations the store already holds for this environment
-              (otherwise their stored row is returned, with ``from_store`` True)
-    on_row:   called with each row as soon as it is ready (for live plots, CLI output)
-    progress: called as progress(done, total) after each row
-    """
-    import pandas as pd
-
-    configs = as_configs(configs)
-    store = _open_store(store)
-    rows = []
-    for done, config in enumerate(configs, start=1):
-        cached = None
-        if store is not None and not force:
-            cached = store.latest(config.config_id, _environment(config.device)["env_id"])
-            cached = cached if cached and _serves(cached, budget) else None
-        row = {**cached, "from_store": True} if cached else {**measure(config, budget=budget, store=store),
-                                                              "from_store": False}
-        rows.append(row)
-        if on_row is not None:
-            on_row(row)
-        if progress is not None:
-            progress(done, len(configs))
-    return pd.DataFrame(rows)
-
-
-def sensitivity_scan(model: str, *, sparsities=tuple(i / 10 for i in range(10)), method: str = "unstructured",
-                     width: float = 1.0, on_step: Callable[[int, int], None] | None = None):
-    """Accuracy against sparsity, one layer pruned at a time, for a registered model
-    (DataFrame: layer, sparsity, accuracy, params). See lab.transforms.prune.sensitivity_scan."""
-    spec = registry.get(model)
-    if spec.evaluate is None:
-        raise ValueError(f"model={model!r} is not allowed: the sensitivity scan needs a model with an evaluation")
-    cpu = torch.device("cpu")
-    with torch.inference_mode():
-        return prune.sensitivity_scan(copy.deepcopy(_base_model(model, width)).eval(),
-                                      lambda m: spec.evaluate(m, cpu, torch.float32),
-                                      sparsities=sparsities, method=method, on_step=on_step)
+        start = time.perf_counter()
+        output_bytes = _nbytes(forward())  # with compile on, this first call compiles
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if config.compile:
+            row["compile_s"] = time.perf_counter() - start
+        row.update(time_and_energy(forward, config, budget, device, source))
+        row.update(derived(row, config, store=store, env=env, input_bytes=_nbytes(args), output_bytes=output_bytes))
+        if spec.evaluate is not None:
+            row["accuracy"] = spec.evaluate(model, device, quantize.get(config.quant).input_dtype)
+    return row

@@ -28,6 +28,8 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+from lab.errors import FieldError
+
 SCHEMA_VERSION = 1
 
 _BUSY_TIMEOUT_S = 30.0  # a long sweep's writer and a reader should queue, not fail
@@ -105,10 +107,24 @@ def _transaction(con: sqlite3.Connection):
 class Store:
     """Append-only results store in one SQLite file; safe across threads and processes."""
 
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(default_path() if path is None else path).expanduser().absolute()
+    def __init__(self, path: str | Path | None = None, *, create: bool = True):
+        """path: the store's file (None: $LAB_STORE or data/results/lab.sqlite).
+
+        create: make a new store where ``path`` has none. Its directory must exist (a mistyped
+            ``--store`` path is an error, not a silent new store), except the default one,
+            which is made on first use. With create=False a missing file is an error too
+            (``export``, ``figures``: nothing to read).
+        """
+        default = path is None
+        self.path = Path(default_path() if default else path).expanduser().absolute()
         if self.path.is_dir():
             self._refuse("is a directory")
+        if not self.path.exists():
+            if not create:
+                self._refuse("holds no lab store (no such file)", what="the path of an existing store")
+            if not default and not self.path.parent.is_dir():
+                self._refuse(f"is in a directory that does not exist ({self.path.parent})",
+                             what="a path in an existing directory (create it first)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -121,7 +137,7 @@ class Store:
             self._refuse(f"is not a lab results store ({exc})")
 
     def _refuse(self, why: str, what: str = "a new path or an existing lab store"):
-        raise ValueError(f"store={self.path} {why}; give {what}") from None
+        raise FieldError("store", str(self.path), f"it {why}; give {what}") from None
 
     def _open(self) -> None:
         with self._connect() as con:
@@ -263,11 +279,7 @@ class Store:
     def export(self, out: str | Path, format: str | None = None) -> Path:
         """Write all rows to parquet or csv (format from out's suffix when None)."""
         out = Path(out).expanduser()
-        fmt = _FORMATS.get(out.suffix.lower()) if format is None else str(format).lower()
-        if fmt not in ("parquet", "csv"):
-            given = f"format={format!r}" if format is not None else f"format=None with out={out}"
-            raise ValueError(f"{given} is not supported; give format='parquet' or 'csv' "
-                             "(or an out path ending in .parquet, .pq or .csv)")
+        fmt = export_format(out, format)
         df = self.dataframe()
         # Write beside the target and rename: an interrupted export never leaves half a file.
         tmp = out.with_name(f".{out.name}.tmp")
@@ -276,7 +288,7 @@ class Store:
             if fmt == "csv":
                 df.to_csv(tmp, index=False)
             else:
-                _parquet_safe(df).to_parquet(tmp, index=False)
+                parquet_safe(df).to_parquet(tmp, index=False)
             os.replace(tmp, out)
         except OSError as exc:
             raise ValueError(f"out={out} cannot be written ({exc.strerror or exc}); give a writable path") from None
@@ -288,7 +300,18 @@ class Store:
         return out
 
 
-def _parquet_safe(df):
+def export_format(out: str | Path, format: str | None = None) -> str:
+    """'parquet' or 'csv': ``format``, or from ``out``'s suffix when None; ValueError naming the field otherwise."""
+    out = Path(out)
+    fmt = _FORMATS.get(out.suffix.lower()) if format is None else str(format).lower()
+    if fmt not in ("parquet", "csv"):
+        given = f"format={format!r}" if format is not None else f"format=None with out={out}"
+        raise ValueError(f"{given} is not supported; give format='parquet' or 'csv' "
+                         "(or an out path ending in .parquet, .pq or .csv)")
+    return fmt
+
+
+def parquet_safe(df):
     """Parquet needs one type per column; a knob like `compile` may hold False and 'max-autotune'."""
     df = df.copy()
     for name in df.columns[df.dtypes == object]:

@@ -16,11 +16,10 @@ import math
 import pandas as pd
 
 from lab.columns import COLUMNS
-from lab.config import KNOBS
+from lab.config import DEFAULT_BASELINE, KNOBS
 
 INTERVAL = "min-max across repeats"
 # What a quality drop is measured against by default: the shipped model in fp32, unpruned, not fine-tuned.
-DEFAULT_BASELINE = {"quant": "fp32", "prune_method": "none", "sparsity": 0.0, "finetune_epochs": 0, "width": 1.0}
 QUALITY_COLUMN = "accuracy"  # holds the model's quality metric (its name is in 'metric'); higher is better
 # Numeric columns that describe the run rather than measure it: never summarized by default.
 _NOT_VALUES = set(KNOBS) | {"id", "repeat", "samples", "energy_window_s", "finetune_epochs_done",

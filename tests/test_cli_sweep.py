@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import assert_one_error_line, lines, run_main
 import lab
 from lab import runner
 from lab.cli import main
@@ -32,48 +33,11 @@ threads = [1]
 """
 
 
-def run_main(argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in argv], out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def lines(text):
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def assert_one_error_line(code, out, err, *words):
-    assert code == 2, (code, err)
-    assert "Traceback" not in err and out == ""
-    assert len(lines(err)) == 1, err
-    assert lines(err)[0].startswith("error:")
-    for word in words:
-        assert word in err, (word, err)
-
-
 @pytest.fixture
 def study_file(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(STUDY)
     return path
-
-
-@pytest.fixture
-def fake_measure(monkeypatch):
-    """An instant runner.measure that stores rows like the real one; `interrupt_at` raises KeyboardInterrupt."""
-    def measure(config, *, budget=lab.Budget(), store=None):
-        measure.calls += 1
-        if measure.calls == measure.interrupt_at:
-            raise KeyboardInterrupt
-        env = runner._environment(config.device)
-        row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
-               "budget": runner.budget_name(budget), "error": None, "latency_ms_p50": 1.0, "accuracy": 0.9}
-        row["id"] = runner._open_store(store).add(row, env)
-        return {**row, **env}
-
-    measure.calls, measure.interrupt_at = 0, None
-    monkeypatch.setattr(runner, "measure", measure)
-    return measure
 
 
 def test_sweep_measures_prints_rows_and_names_the_manifest(study_file):
@@ -84,7 +48,9 @@ def test_sweep_measures_prints_rows_and_names_the_manifest(study_file):
     assert lines(err)[-1] == f"manifest: {manifest_path}"
     manifest = json.loads(manifest_path.read_text())
     assert manifest["complete"] and len(manifest["row_ids"]) == 4
-    assert manifest["row_ids"] == [r["id"] for r in Store().rows()]
+    # Repeats are interleaved (repeat 1 of each configuration, then repeat 2), listed by configuration.
+    assert manifest["row_ids"] == [1, 3, 2, 4]
+    assert sorted(manifest["row_ids"]) == [r["id"] for r in Store().rows()]
 
     code, out, err = run_main(["sweep", study_file])  # a rerun measures nothing
     assert code == 0
@@ -100,10 +66,10 @@ def test_interrupted_cli_sweep_resumes(study_file, fake_measure):
     assert json.loads((study_file.parent / "tiny" / "manifest.json").read_text())["complete"] is False
     assert len(Store()) == 2
 
-    fake_measure.calls, fake_measure.interrupt_at = 0, None
+    fake_measure.calls, fake_measure.interrupt_at = [], None
     code, out, err = run_main(["sweep", study_file])
     assert code == 0, err
-    assert fake_measure.calls == 2 and "2 rows measured, 2 reused" in err
+    assert len(fake_measure.calls) == 2 and "2 rows measured, 2 reused" in err
 
 
 def test_json_format_store_and_out_flags(study_file, fake_measure, tmp_path):
@@ -116,7 +82,7 @@ def test_json_format_store_and_out_flags(study_file, fake_measure, tmp_path):
     assert len(Store(store)) == 4 and len(Store()) == 0
 
     code, out, err = run_main(["sweep", study_file, "--store", store, "--out", out_dir, "--force"])
-    assert code == 0 and fake_measure.calls == 8
+    assert code == 0 and len(fake_measure.calls) == 8
 
 
 def test_failed_configuration_exits_1(tmp_path):

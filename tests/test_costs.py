@@ -41,13 +41,16 @@ def test_cost_arithmetic_with_table_price():
     assert out["cost_usd_per_1m"] == pytest.approx(0.08925 / 3.6, rel=1e-12)
     assert out["price_usd_per_hour"] == 0.08925
     assert out["price_instance"] == "aws-c7i.large (list price, January 2025)"
+    assert out["price_source"] == ("arg:instance table:aws-c7i.large (AWS EC2 on-demand Linux list price, "
+                                   "us-east-1, January 2025)")
+    assert out["price_note"] is None
     assert costs.cost_usd_per_1m(1e6 / 3600, 36.0) == pytest.approx(36.0)  # 1e6 samples take exactly 1 h
 
 
 def test_derive_gives_exactly_the_vocabulary_columns():
     out = derive({"energy_mj_per_sample": 1.0, "throughput_sps": 1.0}, carbon_setting(), price_setting())
     assert set(out) == {"co2_g_per_1k", "carbon_g_per_kwh", "carbon_region", "cost_usd_per_1m",
-                        "price_usd_per_hour", "price_instance"}
+                        "price_usd_per_hour", "price_instance", "price_source", "price_note"}
     assert set(out) <= set(COLUMNS)
 
 
@@ -70,26 +73,53 @@ def test_env_overrides_and_precedence(monkeypatch):
 
     monkeypatch.setenv("LAB_PRICE_INSTANCE", "aws-g5.xlarge")
     assert price_setting(device_name="NVIDIA H100 80GB HBM3").instance == "aws-g5.xlarge"
+    assert price_setting(device_name="NVIDIA H200").source.startswith("env:LAB_PRICE_INSTANCE table:aws-g5.xlarge (")
     monkeypatch.setenv("LAB_PRICE_USD_PER_HOUR", "2.5")
-    assert price_setting() == PriceSetting(2.5, "override", "from LAB_PRICE_USD_PER_HOUR")
+    assert price_setting() == PriceSetting(2.5, "override", "env:LAB_PRICE_USD_PER_HOUR")
+    h200 = derive({"throughput_sps": 1e6 / 3600}, carbon_setting(), price_setting(device_name="NVIDIA H200"))
+    assert h200["cost_usd_per_1m"] == pytest.approx(2.5) and h200["price_source"] == "env:LAB_PRICE_USD_PER_HOUR"
     assert price_setting(usd_per_hour=1).label == "override"
     assert price_setting(instance="aws-g6.xlarge").usd_per_hour == 0.8048
 
 
 @pytest.mark.parametrize("name, instance", [
     ("NVIDIA H100 80GB HBM3", "aws-p5.48xlarge-per-gpu"), ("NVIDIA A100-SXM4-40GB", "aws-p4d.24xlarge-per-gpu"),
-    ("NVIDIA L4", "aws-g6.xlarge"), ("NVIDIA A10G", "aws-g5.xlarge"), ("Tesla T4", "aws-g4dn.xlarge"),
+    ("NVIDIA L4", "aws-g6.xlarge"), ("NVIDIA L40S", "aws-g6e.xlarge"), ("NVIDIA A10G", "aws-g5.xlarge"),
+    ("Tesla T4", "aws-g4dn.xlarge"), ("Tesla V100-SXM2-16GB", "aws-p3.2xlarge"),
     ("AMD EPYC", "aws-c7i.large"), (None, "aws-c7i.large")])
 def test_price_default_follows_the_device(name, instance):
     price = price_setting(device_name=name)
     assert price.instance == instance
     assert price.usd_per_hour == costs.PRICES[instance][0]
-    assert "default" in price.source
+    assert price.source.startswith(f"table:{instance} ({costs.PRICE_CITED[instance]})")
 
 
-def test_unpriced_gpu_falls_back_and_says_so():
-    price = price_setting(device_name="NVIDIA L40S")  # not an L4
-    assert price.instance == costs.DEFAULT_CPU_INSTANCE and "no priced instance" in price.source
+@pytest.mark.parametrize("name, device", [
+    ("NVIDIA H200", None), ("NVIDIA H200", "cuda:0"), ("NVIDIA GeForce RTX 4090", None),
+    ("AMD Instinct MI300X", None), ("Some Future Accelerator", "cuda:1"), ("Apple M3 Max", "mps")])
+def test_unpriced_gpu_has_no_cost_and_says_why(name, device):
+    # Before: priced as the 2-vCPU CPU instance, ~100x too low, and the reason never reached the row.
+    price = price_setting(device_name=name, device=device)
+    assert price.usd_per_hour is None and price.instance is None and price.label is None
+    assert price.source == (f"none: no priced instance has GPU {name!r}; set LAB_PRICE_INSTANCE or "
+                            "LAB_PRICE_USD_PER_HOUR for a cost")
+    out = derive({"throughput_sps": 1000.0, "energy_mj_per_sample": 1.0}, carbon_setting(), price)
+    assert out["cost_usd_per_1m"] is None and out["price_usd_per_hour"] is None
+    assert out["price_source"] == price.source
+    assert out["price_note"] == price.source.removeprefix("none: ")
+    assert out["co2_g_per_1k"] is not None  # carbon doesn't need a price
+
+
+def test_the_device_decides_cpu_or_gpu_when_given():
+    assert price_setting(device_name="Intel Xeon Platinum 8480+", device="cpu").instance == costs.DEFAULT_CPU_INSTANCE
+    assert price_setting(device_name="NVIDIA L4", device="cuda:0").instance == "aws-g6.xlarge"
+    assert price_setting(device_name=None, device="cuda").usd_per_hour is None
+
+
+def test_a_missing_throughput_is_the_note_when_the_price_is_known():
+    out = derive({"throughput_sps": None}, carbon_setting(), price_setting())
+    assert out["cost_usd_per_1m"] is None and out["price_usd_per_hour"] == 0.08925
+    assert out["price_note"] == "no finite, positive throughput_sps for this row"
 
 
 @pytest.mark.parametrize("call, env, field", [
@@ -120,4 +150,6 @@ def test_tables_are_sane():
     assert all(0 < v < 1200 for v in costs.CARBON_INTENSITY.values())
     assert costs.DEFAULT_REGION in costs.CARBON_INTENSITY and costs.DEFAULT_CPU_INSTANCE in costs.PRICES
     assert all(p > 0 and hw for p, hw in costs.PRICES.values())
+    assert set(costs.PRICE_CITED) == set(costs.PRICES)  # every price says where it comes from
+    assert all(instance in costs.PRICES for _, instance in costs._GPU_INSTANCES)
     assert math.isclose(costs.PRICES["aws-p5.48xlarge-per-gpu"][0], 98.32 / 8)

@@ -86,13 +86,17 @@ def test_sigkill_mid_sweep_keeps_rows_and_rerun_measures_only_the_rest(tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "Traceback" not in rerun.stderr
     match = re.search(r"(\d+) of (\d+) configurations were already in", rerun.stderr)
-    assert match, rerun.stderr[-2000:]
-    assert (int(match.group(1)), int(match.group(2))) == (len(kept), len(BATCHES))
+    # Every kept row is served, except one measured while other processes held the cores (never
+    # served as clean: this test's own polling can be such a process).
+    clean = [r for r in kept if not r.get("contended")]
+    reused = (int(match.group(1)), int(match.group(2))) if match else (0, len(BATCHES))
+    assert reused == (len(clean), len(BATCHES)), rerun.stderr[-2000:]
 
     rows = Store(store_path).rows()
-    assert len(rows) == len(BATCHES)
-    assert len({r["config_id"] for r in rows}) == len(BATCHES)  # one row per configuration
-    assert sorted(r["batch_size"] for r in rows) == BATCHES
+    redone = len(kept) - len(clean)  # contended rows measured again (none on a quiet machine)
+    assert len(rows) == len(BATCHES) + redone
+    assert len({r["config_id"] for r in rows}) == len(BATCHES)  # every configuration
+    assert sorted({r["batch_size"] for r in rows}) == BATCHES
     assert all(r["error"] is None for r in rows)
     assert kept_ids <= {r["id"] for r in rows}  # the kept rows are untouched, not re-measured
     assert not (tmp_path / "unused.sqlite").exists()

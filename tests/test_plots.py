@@ -9,6 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from lab import plots  # noqa: E402
+from lab.dashboard.figure import dashboard_figure  # noqa: E402
 
 UNIT = re.compile(r"\(.+\)")
 
@@ -98,17 +99,17 @@ def test_series_labels_name_only_what_varies():
 
 def test_dashboard_figure_seven_panels_redrawn_in_place_same_image():
     df = with_error(rows())
-    fig = plots.dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"])
+    fig = dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"])
     assert len(fig.axes) == 7
     for ax in fig.axes:
         assert UNIT.search(ax.get_xlabel()) and UNIT.search(ax.get_ylabel())
     assert fig.axes[4].get_title(loc="right") == "at batch size 1"   # the current selection's smallest
-    again = plots.dashboard_figure(df.head(2), current=None, fig=fig)  # reuse: cleared, then redrawn
+    again = dashboard_figure(df.head(2), current=None, fig=fig)  # reuse: cleared, then redrawn
     assert again is fig
-    again = plots.dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"], fig=fig)
-    fresh = plots.dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"])
+    again = dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"], fig=fig)
+    fresh = dashboard_figure(df, current=["bf16-1", "bf16-8", "bf16-64"])
     assert plots.to_bytes(again) == plots.to_bytes(fresh)
-    assert plots.to_bytes(plots.dashboard_figure(pd.DataFrame()), "svg").lstrip().startswith(b"<?xml")
+    assert plots.to_bytes(dashboard_figure(pd.DataFrame()), "svg").lstrip().startswith(b"<?xml")
 
 
 def roofline_rows():

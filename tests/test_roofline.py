@@ -27,7 +27,7 @@ def test_memory_bound_by_hand():
                      ceilings=CEILINGS)
     assert out == {"achieved_gflops": pytest.approx(5.0), "peak_gflops": 100.0, "bandwidth_gbs": 20.0,
                    "arithmetic_intensity": pytest.approx(1.0), "roofline_frac": pytest.approx(0.25),
-                   "bound": "memory"}
+                   "bound": "memory", "roofline_precision": "fp32", "roofline_note": None}
     assert set(out) <= set(COLUMNS)
 
 
@@ -41,11 +41,43 @@ def test_compute_bound_by_hand():
     assert out["achieved_gflops"] == pytest.approx(200.0) and out["roofline_frac"] == pytest.approx(0.5)
 
 
-def test_int8_uses_its_own_ceiling_and_falls_back_to_fp32_when_unmeasured():
-    kwargs = dict(flops_per_sample=1e9, batch_size=64, throughput_sps=10, bytes_per_batch=1e6)
-    assert row_fields(quant="int8-dynamic", ceilings=CEILINGS, **kwargs)["peak_gflops"] == 800.0
-    no_int8 = {**CEILINGS, "peak_gflops": {"fp32": 100.0}}
-    assert row_fields(quant="int8-dynamic", ceilings=no_int8, **kwargs)["peak_gflops"] == 100.0
+KWARGS = dict(flops_per_sample=1e9, batch_size=64, throughput_sps=10, bytes_per_batch=1e6)
+
+
+def test_int8_is_held_against_its_own_ceiling():
+    out = row_fields(quant="int8-dynamic", ceilings=CEILINGS, **KWARGS)
+    assert (out["roofline_precision"], out["peak_gflops"], out["roofline_note"]) == ("int8", 800.0, None)
+    # 1e9 x 10 = 10 GFLOP/s; intensity 64e9/1e6 = 64000 x 20 GB/s >> 800: compute-bound, 10/800.
+    assert out["roofline_frac"] == pytest.approx(10 / 800) and out["bound"] == "compute"
+
+
+@pytest.mark.parametrize("quant, precision", [("int8-dynamic", "int8"), ("fp8", "fp8"), ("fp16", "fp16")])
+def test_an_unmeasured_precision_gives_no_fraction_and_says_why(quant, precision):
+    # Before: int8 silently fell back to the fp32 ceiling (and fp8 to fp16), so int8 rows read
+    # roofline_frac against a roof 2-8x too low. Now: no fraction, and the row says why.
+    ceilings = {**CEILINGS, "peak_gflops": {"fp32": 100.0}, "unsupported": {"fp16": "RuntimeError: no kernel"}}
+    out = row_fields(quant=quant, ceilings=ceilings, **KWARGS)
+    assert out["roofline_precision"] == precision
+    assert out["peak_gflops"] is None and out["roofline_frac"] is None and out["bound"] is None
+    why = " (RuntimeError: no kernel)" if precision == "fp16" else ""
+    assert out["roofline_note"] == (f"no {precision} ceiling measured on this device{why}; quant={quant} computes "
+                                    f"in {precision}, and another precision's ceiling would be a wrong roof")
+    assert out["achieved_gflops"] == pytest.approx(10.0) and out["bandwidth_gbs"] == 20.0  # still measured
+
+
+def test_int8_static_is_fp32_in_eager_mode_and_int8_compiled():
+    # Eager PT2E runs fp32 matmuls between quantize/dequantize ops; inductor fuses them into int8 kernels.
+    eager = row_fields(quant="int8-static", ceilings=CEILINGS, **KWARGS)
+    compiled = row_fields(quant="int8-static", ceilings=CEILINGS, compiled=True, **KWARGS)
+    assert (eager["roofline_precision"], eager["peak_gflops"]) == ("fp32", 100.0)
+    assert (compiled["roofline_precision"], compiled["peak_gflops"]) == ("int8", 800.0)
+
+
+def test_notes_for_missing_ceilings_and_inputs():
+    assert row_fields(quant="fp32", ceilings=None, **KWARGS)["roofline_note"] == \
+        "no ceilings were measured for this device"
+    out = row_fields(quant="fp32", ceilings=CEILINGS, **{**KWARGS, "throughput_sps": None})
+    assert out["roofline_frac"] is None and out["roofline_note"] == "no throughput_sps for this row"
 
 
 @pytest.mark.parametrize("missing", ["flops_per_sample", "throughput_sps", "bytes_per_batch", "ceilings"])
@@ -62,14 +94,13 @@ def test_none_inputs_give_none_outputs(missing):
     assert row_fields(**{**kwargs, missing: kwargs[missing], "throughput_sps": float("inf")})["achieved_gflops"] is None
 
 
-def test_precision_of_every_scheme():
+def test_precision_of_every_scheme_comes_from_its_registry_entry():
     expected = {"fp32": "fp32", "bf16": "bf16", "fp16": "fp16", "int8-dynamic": "int8",
-                "int8-dynamic-torchao": "int8", "int8-static": "int8", "int8-weight-only": "fp32",
+                "int8-dynamic-torchao": "int8", "int8-static": "fp32", "int8-weight-only": "fp32",
                 "int4-weight-only": "bf16", "fp8": "fp8"}
-    assert {q: precision_of(q) for q in SCHEMES} == expected  # every registered scheme has a mapping
-    assert precision_of("fp8", measured={"fp16": 1.0}) == "fp16"
-    assert precision_of("int8-static", measured={"fp32": 1.0}) == "fp32"
-    assert precision_of("int8-static", measured={"int8": 1.0}) == "int8"
+    assert {q: precision_of(q) for q in SCHEMES} == expected  # every registered scheme has one
+    assert {q: precision_of(q, compiled=True) for q in SCHEMES} == {**expected, "int8-static": "int8"}
+    assert all(precision_of(q, c) in roofline.PRECISIONS for q in SCHEMES for c in (False, True))  # measurable
     with pytest.raises(ValueError, match=r"^quant='int3' is not allowed: one of fp32, "):
         precision_of("int3")
 

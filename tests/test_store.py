@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import lab.store
+from lab.errors import FieldError
 from lab.store import SCHEMA_VERSION, Store, default_path
 
 ENV = {"env_id": "env-a", "torch": "2.13.0", "device_name": "cpu", "threads": 2, "model": "NOT-ME"}
@@ -112,8 +113,22 @@ def test_filters(tmp_path):
     assert store.rows(env_id="env-b")[0]["device_name"] == "cuda:0"
 
 
+def test_a_store_in_a_directory_that_does_not_exist_is_refused_and_nothing_is_created(tmp_path):
+    # A mistyped --store path must not silently start an empty store (and re-measure everything).
+    path = tmp_path / "typo" / "s.sqlite"
+    with pytest.raises(FieldError, match=r"^store=.* is not allowed: it is in a directory that does not exist"):
+        Store(path)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_create_false_refuses_a_missing_store_and_creates_nothing(tmp_path):
+    with pytest.raises(FieldError, match="holds no lab store"):
+        Store(tmp_path / "none.sqlite", create=False)
+    assert not (tmp_path / "none.sqlite").exists()
+
+
 def test_resume_across_instances(tmp_path):
-    path = tmp_path / "deep" / "dir" / "s.sqlite"  # parent dirs are created
+    path = tmp_path / "s.sqlite"
     Store(path).add(make_row(), ENV)
     again = Store(str(path))
     assert again.path == path and len(again) == 1 and again.has("c1", "env-a")

@@ -1,8 +1,8 @@
 """Studies: the study file's validation (one line per bad input), resuming, the manifest,
-rows.jsonl, summaries and the quality budget.
+rows.jsonl, and a real sweep summarized (lab.summary's own tests: tests/test_summary.py).
 
-Resume logic runs against a counting fake of lab.runner.measure (it stores rows
-like the real one, instantly); one test measures for real with the quick budget.
+Resume logic runs against the counting fake measure of tests/conftest.py (every Bench
+measures with it, instantly); one test measures for real with the quick budget.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
+from helpers import assert_one_error_line, lines, run_main
 import lab
-from lab import runner, study as studies
+from lab import hardware, study as studies
 from lab.store import Store
 from lab.summary import summarize, within_quality_budget
 
@@ -35,29 +35,6 @@ def write(tmp_path: Path, text: str, name: str = "study.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def fake_measure(monkeypatch):
-    """Replace runner.measure with an instant fake that stores rows like the real one; counts calls.
-
-    fake_measure.fail: quants whose rows get an error. fake_measure.calls: configs measured, in order.
-    """
-    def measure(config, *, budget=lab.Budget(), store=None):
-        env = runner._environment(config.device)
-        measure.calls.append(config)
-        row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
-               "budget": runner.budget_name(budget), "measured_at": "2026-01-01T00:00:00+00:00",
-               "error": "unsupported: fake" if config.quant in measure.fail else None,
-               "latency_ms_p50": float(len(measure.calls)), "energy_mj_per_sample": float("nan"),
-               "accuracy": 0.9}
-        if store is not None:
-            row["id"] = runner._open_store(store).add(row, env)
-        return {**row, **{k: v for k, v in env.items() if k not in row}}
-
-    measure.calls, measure.fail = [], set()
-    monkeypatch.setattr(runner, "measure", measure)
-    return measure
 
 
 # --- loading --------------------------------------------------------------------------------------
@@ -128,7 +105,6 @@ BAD_STUDIES = {
     "seeds-text": (GOOD.replace("repeats = 3", 'seeds = ["a"]'), "seeds"),
     "seeds-duplicate": (GOOD.replace("repeats = 3", "seeds = [1, 1]"), "seeds"),
     "device-unknown": (GOOD.replace("repeats = 3", 'device = "tpu"'), "device"),
-    "device-absent": (GOOD.replace("repeats = 3", 'device = "cuda:7"'), "device='cuda:7'"),
     "config-batch-zero": (GOOD.replace("batch_size = [1, 2]", "batch_size = [0]"), "grid.batch_size=0"),
     "config-unknown-model": (GOOD.replace('["digits-mlp"]', '["no-such-model"]'), "model"),
     "config-unknown-quant": (GOOD + 'quant = ["int3"]\n', "grid.quant='int3'"),
@@ -158,7 +134,7 @@ def test_bad_study_is_one_line_naming_file_and_field(tmp_path, text, field):
 
 
 def test_unknown_knob_lists_the_knobs(tmp_path):
-    with pytest.raises(ValueError, match="one of model, batch_size, threads, quant"):
+    with pytest.raises(ValueError, match="one of model, width, prune_method, sparsity, finetune_epochs, quant"):
         studies.load(write(tmp_path, GOOD + "batchsize = [1]\n"))
 
 
@@ -202,12 +178,13 @@ def test_interrupted_sweep_resumes_without_re_measuring(tmp_path, fake_measure):
     assert len(fake_measure.calls) == 4
     partial = json.loads((study.results_dir / "manifest.json").read_text())
     assert partial["complete"] is False and partial["finished_at"] is None
-    assert [len(c["row_ids"]) for c in partial["configs"]] == [3, 1]  # says how far it got
+    # Repeats interleave (both configurations' first repeat, then both second ones ...): says how far it got.
+    assert [len(c["row_ids"]) for c in partial["configs"]] == [2, 2]
 
     fake_measure.calls.clear()
     manifest = studies.run(study)
-    assert len(fake_measure.calls) == 2  # only the missing repeats of the second config
-    assert [(c["reused"], c["measured"]) for c in manifest["configs"]] == [(3, 0), (1, 2)]
+    assert len(fake_measure.calls) == 2  # only the missing third repeats
+    assert [(c["reused"], c["measured"]) for c in manifest["configs"]] == [(2, 1), (2, 1)]
     assert manifest["complete"] is True and manifest["finished_at"]
 
     fake_measure.calls.clear()
@@ -220,7 +197,7 @@ def test_interrupted_sweep_resumes_without_re_measuring(tmp_path, fake_measure):
     assert len(fake_measure.calls) == 6 and set(forced["row_ids"]).isdisjoint(manifest["row_ids"])
 
 
-def test_failed_configuration_is_not_retried_unless_forced(tmp_path, fake_measure):
+def test_a_failed_configuration_stops_its_repeats_and_is_retried_on_a_rerun(tmp_path, fake_measure):
     fake_measure.fail = {"bf16"}
     study = studies.load(write(tmp_path, GOOD.replace("threads = [1]", 'threads = [1]\nquant = ["fp32", "bf16"]')))
     progress = []
@@ -231,25 +208,16 @@ def test_failed_configuration_is_not_retried_unless_forced(tmp_path, fake_measur
     assert len(fake_measure.calls) == 3 + 1 + 3 + 1
     assert progress[-1] == (12, 12)  # skipped repeats still advance the progress to the end
 
+    # The one reuse rule: a stored failure answers nothing, so a rerun tries again (and only that).
     fake_measure.calls.clear()
     rerun = studies.run(study)
-    assert fake_measure.calls == []
+    assert [c.quant for c in fake_measure.calls] == ["bf16", "bf16"]
     assert [c["failed"] for c in rerun["configs"]] == [0, 1, 0, 1]
-    studies.run(study, force=True)
-    assert [c.quant for c in fake_measure.calls].count("bf16") == 2
-
-
-def test_a_later_success_lifts_the_no_retry_rule(tmp_path, fake_measure):
-    fake_measure.fail = {"fp32"}
-    study = studies.load(write(tmp_path, GOOD.replace("batch_size = [1, 2]", "batch_size = [1]")))
-    studies.run(study)
-    assert len(fake_measure.calls) == 1
     fake_measure.fail = set()
-    runner.measure(study.configs()[0], budget=study.budget_policy, store=Store())  # e.g. `lab run` succeeded since
     fake_measure.calls.clear()
-    manifest = studies.run(study)
-    assert len(fake_measure.calls) == 2  # 1 reused + 2 new = 3 repeats; the old failure is not listed
-    assert manifest["configs"][0]["failed"] == 0 and len(manifest["row_ids"]) == 3
+    fixed = studies.run(study)
+    assert [c.quant for c in fake_measure.calls] == ["bf16"] * 6
+    assert [c["failed"] for c in fixed["configs"]] == [0, 0, 0, 0]
 
 
 def test_quick_rows_do_not_serve_a_default_budget_study(tmp_path, fake_measure):
@@ -272,12 +240,14 @@ def test_manifest_rows_jsonl_and_load_results(tmp_path, fake_measure):
     assert manifest["resolved"]["repeats"] == 3 and manifest["resolved"]["grid"]["batch_size"] == [1, 2]
     assert manifest["store"] == str(store.path)
     assert manifest["started_at"] <= manifest["finished_at"]
-    assert manifest["environment"]["env_id"] == runner._environment("cpu")["env_id"]
+    assert manifest["environment"]["env_id"] == hardware.environment("cpu")["env_id"]
     assert manifest["lab_version"] == lab.__version__ and manifest["git_sha"]
     assert manifest["study_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
     stored = store.rows()
-    assert manifest["row_ids"] == [r["id"] for r in stored]  # every row, ids as the store gives them
+    # Every row; listed by configuration, measured round by round (repeats interleaved).
+    assert manifest["row_ids"] == [1, 3, 5, 2, 4, 6]
+    assert sorted(manifest["row_ids"]) == [r["id"] for r in stored]
     assert len(set(manifest["row_ids"])) == 6  # repeats are separate rows
 
     df, loaded = studies.load_results(study)
@@ -285,7 +255,8 @@ def test_manifest_rows_jsonl_and_load_results(tmp_path, fake_measure):
     assert list(df["id"]) == manifest["row_ids"]
     assert list(df["repeat"]) == [0, 1, 2, 0, 1, 2]
     assert df["energy_mj_per_sample"].isna().all()  # NaN round-trips through rows.jsonl
-    assert df["latency_ms_p50"].tolist() == [r["latency_ms_p50"] for r in stored]
+    by_id = {r["id"]: r for r in stored}
+    assert df["latency_ms_p50"].tolist() == [by_id[i]["latency_ms_p50"] for i in manifest["row_ids"]]
     lines = (study.results_dir / "rows.jsonl").read_text().splitlines()
     assert all(list(json.loads(line)) == sorted(json.loads(line)) for line in lines)
     assert studies.load_results(path)[0].equals(df) and studies.load_results(study.results_dir)[0].equals(df)
@@ -309,7 +280,7 @@ def test_real_quick_sweep_with_sensitivity(tmp_path):
     assert len(rows) == 4 and all(r["error"] is None and r["latency_ms_p50"] > 0 for r in rows)
     assert len({r["id"] for r in rows}) == 4
     store_ids = [r["id"] for r in Store().rows()]
-    assert manifest["row_ids"] == store_ids
+    assert sorted(manifest["row_ids"]) == store_ids
     df, _ = studies.load_results(study)
     assert within_quality_budget(df, study.quality).all()  # all fp32: each row is its own baseline
     summary = summarize(df)
@@ -323,49 +294,3 @@ def test_real_quick_sweep_with_sensitivity(tmp_path):
     studies.run(study)  # nothing to measure, and the scan is kept
     assert (study.results_dir / "sensitivity-digits-mlp.csv").stat().st_mtime_ns == before
     assert len(Store()) == 4
-
-
-# --- summaries and the quality budget -------------------------------------------------------------
-
-def test_summarize_median_and_min_max_on_a_hand_made_frame():
-    df = pd.DataFrame({
-        "config_id": ["a", "a", "a", "b", "b", "c"],
-        "quant": ["fp32", "fp32", "fp32", "bf16", "bf16", "int8"],
-        "latency_ms_p50": [3.0, 1.0, 2.0, 5.0, 7.0, 1.0],
-        "accuracy": [0.9, 0.9, float("nan"), 0.8, 0.8, 0.5],
-        "error": [None, None, None, None, None, "unsupported: int8"],
-    })
-    out = summarize(df)
-    assert out.attrs["interval"] == "min-max across repeats"
-    assert list(out["config_id"]) == ["a", "b"]  # the failed config is left out
-    a, b = out.iloc[0], out.iloc[1]
-    assert (a["latency_ms_p50"], a["latency_ms_p50_lo"], a["latency_ms_p50_hi"], a["repeats"]) == (2.0, 1.0, 3.0, 3)
-    assert (b["latency_ms_p50"], b["latency_ms_p50_lo"], b["latency_ms_p50_hi"], b["repeats"]) == (6.0, 5.0, 7.0, 2)
-    assert a["accuracy"] == 0.9  # NaN skipped
-    assert a["quant"] == "fp32"  # knob columns carried along
-
-    by_quant = summarize(df, by="quant", values=["latency_ms_p50"])
-    assert list(by_quant.columns) == ["quant", "latency_ms_p50", "latency_ms_p50_lo", "latency_ms_p50_hi", "repeats"]
-    with pytest.raises(ValueError, match="nope"):
-        summarize(df, values=["nope"])
-
-
-def test_within_quality_budget_on_a_hand_made_frame():
-    df = pd.DataFrame({
-        "model": ["m"] * 7 + ["n"],
-        "batch_size": [1, 1, 1, 1, 8, 8, 1, 1],
-        "quant": ["fp32", "fp32", "bf16", "int8", "fp32", "int8", "fp8", "int8"],
-        "accuracy": [0.90, 0.92, 0.905, 0.89, 0.80, 0.75, 0.91, 0.99],
-        "error": [None] * 6 + ["unsupported: fp8", None],
-    })
-    quality = studies.Quality(max_drop=0.01, baseline={"quant": "fp32"})
-    # batch 1 baseline: median(0.90, 0.92) = 0.91 -> bf16 0.905 within, int8 0.89 (drop 0.02) not
-    # batch 8 baseline 0.80: int8 0.75 not. failed fp8: not. model n has no fp32 row: not.
-    expected = [True, True, True, False, True, False, False, False]
-    assert within_quality_budget(df, quality).tolist() == expected
-    assert within_quality_budget(df, {"max_drop": 0.03, "baseline": {"quant": "fp32"}}).tolist() == \
-        [True, True, True, True, True, False, False, False]
-    exact = pd.DataFrame({"quant": ["fp32", "bf16"], "accuracy": [0.99, 0.98]})
-    assert within_quality_budget(exact, {"max_drop": 0.01}).tolist() == [True, True]  # 0.01 drop is allowed
-    with pytest.raises(ValueError, match="quality"):
-        within_quality_budget(df, None)

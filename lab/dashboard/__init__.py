@@ -12,12 +12,4 @@ layout.py and panel.py. Importing this package does not import ipywidgets;
 """
 from lab.dashboard.controls import configs_from_controls
 
-__all__ = ["Dashboard", "configs_from_controls"]
-
-
-def __getattr__(name):
-    if name == "Dashboard":
-        from lab.widgets.panel import Dashboard
-
-        return Dashboard
-    raise AttributeError(f"module 'lab.dashboard' has no attribute {name!r}")
+__all__ = ["configs_from_controls"]  # the widget panel itself is lab.widgets.Dashboard (lab.Dashboard)

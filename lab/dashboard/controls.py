@@ -5,38 +5,38 @@
     refusal(values)                  # why this hardware can't run the selection, or None
     option_reasons("cpu")            # {"quant": {"fp8": "...", ...}, "prune_method": {...}} for labels
 
-Control names are the vocabulary's (lab.columns), except ``batch_sizes``, the
-set of batch sizes the curves run over. Values a control leaves out take DEFAULTS.
+The controls are the knobs that declare a widget (lab.config.KNOBS, ``widget=``),
+named as the knobs are, except ``batch_sizes``: the set of batch sizes the curves
+run over (the batch_size knob's 'toggles' widget). Values a control leaves out
+take DEFAULTS. What a pruning method fixes (sparsity, fine-tuning) is
+lab.config.implied; what this machine can run is lab.support, as when measuring.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-import torch
-
-from lab import hardware
-from lab.config import Config
+from lab import hardware, support
+from lab.config import KNOBS, Config, implied
+from lab.errors import FieldError
 from lab.models import registry
-from lab.transforms import prune, quantize
 
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-SPARSITY_MAX = 0.95
-SPARSITY_STEP = 0.05
-FINETUNE_MAX = 10  # the widget's range; Config allows more
-DEFAULTS = {"model": "digits-mlp", "prune_method": "none", "sparsity": 0.5, "finetune_epochs": 0, "quant": "fp32",
-            "batch_sizes": (1, 8, 64), "device": "cpu", "threads": None, "compile": False}
-CONTROLS = tuple(DEFAULTS)
-
-
-def _fail(field: str, value, allowed: str):
-    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
+# The knobs with a widget, in the knobs' order; batch_size becomes the set 'batch_sizes'.
+CONTROLS = tuple("batch_sizes" if k == "batch_size" else k for k, s in KNOBS.items() if s.widget)
+# A knob's default, except where a panel starts elsewhere: a model that measures in a second, three
+# batch sizes for a curve, the sparsity slider at 0.5 (it is disabled while pruning is 'none').
+DEFAULTS = {**{k: KNOBS[k].default for k in CONTROLS if k in KNOBS},
+            "model": "digits-mlp", "batch_sizes": (1, 8, 64), "sparsity": 0.5}
+SPARSITY_MAX = KNOBS["sparsity"].widget_max
+SPARSITY_STEP = KNOBS["sparsity"].step
+FINETUNE_MAX = int(KNOBS["finetune_epochs"].widget_max)  # the widget's range; Config allows more
 
 
 def merged(values: dict) -> dict:
-    """DEFAULTS overlaid with ``values``; an unknown control name is a ValueError naming it."""
+    """DEFAULTS overlaid with ``values``; an unknown control name is a FieldError naming it."""
     unknown = [k for k in values if k not in DEFAULTS]
     if unknown:
-        _fail(unknown[0], values[unknown[0]], "a dashboard control: one of " + ", ".join(CONTROLS))
+        raise FieldError(unknown[0], values[unknown[0]], "a dashboard control: one of " + ", ".join(CONTROLS))
     return {**DEFAULTS, **values}
 
 
@@ -44,32 +44,26 @@ def batch_sizes(value) -> tuple[int, ...]:
     """The batch sizes as a sorted tuple of distinct whole numbers (a single number is one size)."""
     sizes = [value] if isinstance(value, int) and not isinstance(value, bool) else value
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
-        _fail("batch_sizes", value, "one or more whole numbers, e.g. (1, 8, 64)")
+        raise FieldError("batch_sizes", value, "one or more whole numbers, e.g. (1, 8, 64)")
     sizes = list(sizes)
     if not sizes:
-        _fail("batch_sizes", tuple(sizes), "at least one batch size (choose one or more)")
+        raise FieldError("batch_sizes", tuple(sizes), "at least one batch size (choose one or more)")
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            _fail("batch_sizes", value, "whole numbers of 1 or more, e.g. (1, 8, 64)")
+            raise FieldError("batch_sizes", value, "whole numbers of 1 or more, e.g. (1, 8, 64)")
     return tuple(sorted(set(sizes)))
 
 
 def effective(values: dict) -> dict:
-    """The knob values a selection really means: sparsity 0 and no fine-tuning without pruning,
-    a pattern's fixed sparsity (2:4 -> 0.5), threads only on the CPU (None elsewhere),
-    sparsity rounded to the slider's step (0.30000000000000004 -> 0.3: one config, one id)."""
+    """The knob values a selection really means: what the pruning method fixes (lab.config.implied),
+    threads only on the CPU (None elsewhere), sparsity rounded to the slider's step
+    (0.30000000000000004 -> 0.3: one config, one id)."""
     v = merged(values)
-    method = v["prune_method"]
-    if method not in prune.METHODS:
-        _fail("prune_method", method, "one of " + ", ".join(prune.METHODS))
-    spec = prune.METHODS[method]
-    if method == "none":
-        v["sparsity"], v["finetune_epochs"] = 0.0, 0
-    elif spec.fixed_sparsity is not None:
-        v["sparsity"] = spec.fixed_sparsity
+    KNOBS["prune_method"].check(v["prune_method"])
+    v.update(implied(v))
     sparsity = v["sparsity"]
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity <= SPARSITY_MAX:
-        _fail("sparsity", sparsity, f"a fraction from 0 to {SPARSITY_MAX}")
+        raise FieldError("sparsity", sparsity, f"a fraction from 0 to {SPARSITY_MAX}")
     v["sparsity"] = round(float(sparsity), 4)
     device = v["device"]
     if isinstance(device, str):
@@ -83,43 +77,23 @@ def effective(values: dict) -> dict:
 def configs_from_controls(values: dict) -> list[Config]:
     """One Config per batch size, smallest first (the first point arrives soonest).
 
-    Raises ValueError naming the field for a bad value (an unknown control, no batch size,
+    Raises FieldError naming the field for a bad value (an unknown control, no batch size,
     a model that is not registered, threads out of range, ...)."""
     v = effective(values)
-    knobs = {k: v[k] for k in ("model", "prune_method", "sparsity", "finetune_epochs", "quant", "device",
-                               "threads", "compile")}
+    knobs = {k: v[k] for k in CONTROLS if k != "batch_sizes"}
     return [Config(batch_size=size, **knobs) for size in v["batch_sizes"]]
-
-
-def _prune_reason(method: str, device: str) -> str | None:
-    # The same test prune.prune makes before pruning (lab.transforms.prune._check_device).
-    spec = prune.METHODS[method]
-    dev = torch.device(device)
-    reason = spec.check(dev) if spec.check is not None else None
-    if reason is None and dev.type not in spec.device_types:
-        reason = f"prune_method={method} does not run on {dev.type} (it runs on {', '.join(spec.device_types)})"
-    return reason
 
 
 def option_reasons(device: str) -> dict[str, dict[str, str | None]]:
     """For each quant scheme and pruning method: why ``device`` can't run it (one line), or None."""
-    return {"quant": {name: quantize.supported(name, device) for name in quantize.SCHEMES},
-            "prune_method": {name: _prune_reason(name, device) for name in prune.METHODS}}
+    return support.option_reasons(device)
 
 
 def refusal(values: dict) -> str | None:
-    """Why this hardware can't run the selection (the reason shown in the panel), or None."""
-    v = merged(values)
-    device = hardware.normalize_device(v["device"]) if isinstance(v["device"], str) else v["device"]
-    if device not in hardware.available_devices():
-        return f"device={device} is not on this machine (it has {', '.join(hardware.available_devices())})"
-    if v["quant"] in quantize.SCHEMES:
-        reason = quantize.supported(v["quant"], device)
-        if reason:
-            return reason
-    if v["prune_method"] in prune.METHODS:
-        return _prune_reason(v["prune_method"], device)
-    return None
+    """Why this hardware can't run the selection (the reason shown in the panel), or None:
+    the same lab.support.why_not that turns such a configuration into an error row when measured."""
+    configs = configs_from_controls(values)
+    return support.why_not(configs[0]) if configs else None
 
 
 def short_reason(reason: str) -> str:

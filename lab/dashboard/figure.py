@@ -1,6 +1,6 @@
 """The live dashboard's figure: seven panels of lab.plots and a card on one Figure, redrawn in place.
 
-    fig = dashboard_figure(df, current=ids)          # also lab.plots.dashboard_figure
+    fig = dashboard_figure(df, current=ids)
     fig = dashboard_figure(df2, current=ids, fig=fig) # new rows: the same axes, cleared and redrawn
     restyle(fig, df2, current=other_ids)              # same rows: only the highlight moves
 
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lab.columns import finite
+from lab.numbers import finite
 from lab.plots import (BAND_ALPHA, SERIES_GID, colours, column, current_ids, current_star, energy_vs_batch,
                        highlight_state, latency_vs_batch, line_style, memory_vs_batch, ok_rows, roofline, series,
                        throughput_vs_batch, tradeoff)

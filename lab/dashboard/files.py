@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from lab import __version__, columns
+from lab import columns
+from lab.version import __version__
 from lab.dashboard.figure import dashboard_figure
 from lab.dashboard.render import MPL_LOCK
 from lab.plots import to_bytes
-from lab.store import _parquet_safe
+from lab.store import parquet_safe
 
 FIGURE_DIR = Path(__file__).resolve().parents[2] / "data" / "results" / "figures"
 FIGURE_FORMATS = ("pdf", "svg", "png")
@@ -120,7 +121,7 @@ def export_rows(df: pd.DataFrame, format: str = "csv", folder=FIGURE_DIR) -> Pat
         raise ValueError(f"format={format!r} is not allowed: one of {', '.join(ROW_FORMATS)}")
     path = _target(folder, format)
     try:
-        df.to_csv(path, index=False) if format == "csv" else _parquet_safe(df).to_parquet(path, index=False)
+        df.to_csv(path, index=False) if format == "csv" else parquet_safe(df).to_parquet(path, index=False)
     except OSError as exc:
         raise ValueError(f"folder={str(path.parent)!r} cannot be written ({exc.strerror or exc})") from None
     return path

@@ -1,6 +1,6 @@
 """The dashboard's background worker: measures one selection at a time, newest wins.
 
-    worker = Worker(runner, store, notify)   # runner: Config -> row dict
+    worker = Worker(bench, notify)            # bench: lab.bench.Bench, the one path to the store
     worker.submit(configs)                    # cancels whatever older selection is still queued
     worker.wait(10); worker.close()
 
@@ -21,12 +21,11 @@ Rules:
   in progress finishes (the runner can't be interrupted without leaving torch's
   thread settings behind); its row is committed and kept in the session, but it
   is not drawn as the current selection.
-- A configuration measured before comes from the session or the store
-  (``Store.latest(config_id, env_id)``), all such rows in one redraw, before any
-  new measurement starts.
-- Every new row is committed to the store as it is measured: the default runner
-  (lab.measure with store=...) does it; a row a custom runner returns without an
-  ``id`` is added here.
+- A configuration measured before comes from the session or the store (the
+  Bench's reuse rule: a quick row answers the dashboard, a contended or outdated
+  one does not), all such rows in one redraw, before any new measurement starts.
+- Every new row is committed to the store as it is measured (Bench.measure), and a
+  failure is a row with its error, shown in the panel.
 """
 from __future__ import annotations
 
@@ -60,9 +59,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 class Worker:
-    def __init__(self, runner: Callable[[Config], dict], store, notify: Callable[..., None],
-                 environment: Callable[[str], dict]):
-        self.runner, self.store, self.notify, self.environment = runner, store, notify, environment
+    def __init__(self, bench, notify: Callable[..., None]):
+        self.bench, self.notify = bench, notify
         self._cond = threading.Condition()
         self._generation = 0
         self._pending: Request | None = None
@@ -147,18 +145,13 @@ class Worker:
         except Exception:  # noqa: BLE001
             pass
 
-    def _env(self, config: Config) -> dict:
-        return self.environment(config.device)
-
     def _cached(self, config: Config) -> dict | None:
         with self._cond:
             row = self._rows.get(config.config_id)
-        if row is not None and not row.get("error"):
+        if row is not None and not row.get("error") and not row.get("contended"):
             return row
-        if self.store is None:
-            return None
-        stored = self.store.latest(config.config_id, self._env(config)["env_id"])
-        return {**stored, "from_store": True} if stored else None
+        stored = self.bench.stored(config)
+        return stored[-1] if stored else None
 
     def _keep(self, row: dict) -> None:
         with self._cond:
@@ -203,24 +196,12 @@ class Worker:
                     seconds=time.perf_counter() - started)
 
     def _measure(self, config: Config) -> dict:
-        env = self._env(config)
-        base = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"], "error": None}
         self.calls += 1
-        try:
-            with _MEASURING:
-                started = time.perf_counter()
-                result = self.runner(config)
-            if not isinstance(result, dict):
-                raise TypeError(f"the runner returned {type(result).__name__}, not a row dict")
-        except Exception as exc:  # noqa: BLE001 — shown in the panel; the next configuration goes on
-            return {**base, "error": f"runner failed: {_one_line(exc)}", "from_store": False}
+        with _MEASURING:
+            started = time.perf_counter()
+            row = self.bench.measure(config)
         seconds = time.perf_counter() - started
-        previous = self._estimates.get(config.model)
-        self._estimates[config.model] = seconds if previous is None else 0.5 * previous + 0.5 * seconds
-        row = {**base, **result, "from_store": False}
-        if self.store is not None and row.get("id") is None:
-            try:
-                row["id"] = self.store.add({k: v for k, v in row.items() if k != "from_store"}, env)
-            except ValueError as exc:
-                row["error"] = row.get("error") or f"not stored: {exc}"
+        if not row.get("error"):
+            previous = self._estimates.get(config.model)
+            self._estimates[config.model] = seconds if previous is None else 0.5 * previous + 0.5 * seconds
         return row

@@ -19,7 +19,8 @@ from typing import Callable, NamedTuple
 
 from lab.measure.energy_source import WINDOW_UPDATES, EnergySource, positive
 
-__all__ = ["CpuTdp", "CPU_TDP", "DEFAULT_WATTS_PER_CORE", "CpuTimeEstimate", "cpu_watts_per_core"]
+__all__ = ["CpuTdp", "CPU_TDP", "DEFAULT_WATTS_PER_CORE", "CpuTimeEstimate", "CpuOnlyEstimate",
+           "cpu_watts_per_core"]
 
 # Why 10 W: TDP / cores of current server and desktop parts lies between about
 # 3 W (96-core EPYC) and 10 W (16-core desktop); laptop parts ~4-7 W. 10 W is
@@ -97,6 +98,10 @@ class CpuTimeEstimate(EnergySource):
     threads that spin while waiting as busy. Process CPU time does not advance
     while the process sleeps, so an idle baseline measured with it is ~0 W.
     `reason` says why no counter was used; it goes into the note.
+
+    max_power_w: watts per core x the CPUs this process may run on (`cpus`,
+    default its affinity): process CPU time cannot grow faster than that, so a
+    higher mean power means the arithmetic, not the machine, went wrong.
     """
 
     name = "estimate"
@@ -106,9 +111,10 @@ class CpuTimeEstimate(EnergySource):
 
     def __init__(self, watts_per_core: float | None = None,
                  cpu_time: Callable[[], float] = time.process_time, reason: str = "",
-                 *, cpu_model: str | None = None):
+                 *, cpu_model: str | None = None, cpus: int | None = None):
         self.watts_per_core, self.assumption = cpu_watts_per_core(watts_per_core, cpu_model)
         self._cpu_time = cpu_time
+        self.max_power_w = self.watts_per_core * (cpus or _usable_cpus())
         self.reason = reason
         self.note = f"estimate: {self.watts_per_core} W per busy core x process CPU time"
         if reason:
@@ -116,6 +122,39 @@ class CpuTimeEstimate(EnergySource):
 
     def read_joules(self) -> float:
         return self._cpu_time() * self.watts_per_core
+
+
+class CpuOnlyEstimate(CpuTimeEstimate):
+    """The CPU-time estimate for a GPU device whose energy cannot be read (no NVML,
+    or NVML with neither counter, power nor utilization): the host side only.
+
+    Why a number with its own name rather than no number: the host's share is
+    real and worth seeing (a GPU run's Python loop, launches and spin-waits), and
+    `energy_source` is never blank; but it leaves out the GPU, usually most of
+    the energy, so it must never sit beside a complete estimate under the same
+    name. Plots, tables and the store group by `energy_source`, so
+    'estimate-cpu-only' keeps these rows apart; `reason` (in the note) starts
+    with "GPU not included: " and says why NVML could not be used. Derived
+    columns (co2_g_per_1k) inherit the omission: read them with the source.
+    """
+
+    name = "estimate-cpu-only"
+
+    def __init__(self, watts_per_core: float | None = None,
+                 cpu_time: Callable[[], float] = time.process_time, reason: str = "",
+                 *, cpu_model: str | None = None, cpus: int | None = None):
+        super().__init__(watts_per_core, cpu_time, f"GPU not included: {reason or 'no GPU energy source'}",
+                         cpu_model=cpu_model, cpus=cpus)
+        self.note = (f"estimate-cpu-only: host CPU only, {self.watts_per_core} W per busy core x process CPU "
+                     f"time; {self.reason}")
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def _env_watts(text: str) -> float:

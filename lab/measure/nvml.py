@@ -75,6 +75,20 @@ class NvmlGpu:
             self.name = ""
         self.label = f"GPU {device_index}" + (f" ({self.name})" if self.name else "")
 
+    def power_limit_w(self) -> float | None:
+        """The board's power cap (W): the enforced limit, else the management limit, else
+        the default limit; None when NVML reports none. Averaged over a window of a
+        second or more, board power stays under it (the driver throttles to it)."""
+        for function in ("nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit",
+                         "nvmlDeviceGetPowerManagementDefaultLimit"):
+            try:
+                mw = self.call(function, "power limit")
+            except EnergyUnavailable:
+                continue
+            if positive(mw):
+                return mw / 1000.0  # mW -> W
+        return None
+
     def call(self, function: str, what: str):
         """nvml.<function>(handle); EnergyUnavailable('NVML <what> not readable: ...') if it fails."""
         fn = getattr(self.nvml, function, None)
@@ -101,6 +115,7 @@ class NvmlEnergy(EnergySource):
         self._gpu = NvmlGpu(device_index, nvml)
         self.reason = reason
         self.read_joules()  # pre-Volta GPUs fail here (NotSupported), not mid-sweep
+        self.max_power_w = self._gpu.power_limit_w()
         self.note = (f"nvml: total-energy counter of {self._gpu.label}; whole board, "
                      "all processes on it; host CPU not included")
 
@@ -121,6 +136,7 @@ class NvmlPowerSampling(SampledEnergy):
         self._gpu = NvmlGpu(device_index, nvml)
         self._gpu.call("nvmlDeviceGetPowerUsage", "power reading")  # fail here, not mid-window
         super().__init__(self._watts, period_s=period_s, clock=clock, sleep=sleep, background=background)
+        self.max_power_w = self._gpu.power_limit_w()
         self.reason = reason
         self.note = (f"nvml: power of {self._gpu.label} sampled every {self.period_s * 1e3:g} ms and "
                      "integrated (no energy counter on this GPU); whole board, all processes on it; "
@@ -148,6 +164,7 @@ class GpuUtilizationEstimate(SampledEnergy):
                  background: bool = True):
         self._gpu = NvmlGpu(device_index, nvml)
         self.tdp_w, tdp_source = self._tdp(tdp_w)
+        self.max_power_w = self.tdp_w  # utilization (0-1) x TDP cannot exceed it
         self._utilization()  # fail here, not mid-window
         super().__init__(self._watts, period_s=period_s, clock=clock, sleep=sleep, background=background)
         # Sampling faster than NVML updates utilization does not make it finer.

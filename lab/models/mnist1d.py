@@ -20,8 +20,8 @@ import random
 import torch
 from torch import nn
 
-from lab.models import registry
-from lab.models.digits import recorded_quality, scaled, shipped_builder, top1_accuracy, width_builder
+from lab.models.common import cycled, recorded_quality, scaled, shipped_builder, top1_accuracy
+from lab.models.spec import ModelSpec
 
 SIGNAL_LENGTH = 40
 
@@ -57,14 +57,9 @@ def data_sha256() -> str:
     return digest.hexdigest()
 
 
-def _cycled(x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    # Real held-out signals, repeated when the batch is larger than the test set.
-    return x[torch.arange(batch_size) % len(x)].contiguous()
-
-
 def make_signal_input(batch_size: int) -> torch.Tensor:
     """A batch of real held-out signals, shape (batch_size, 40), float32."""
-    return _cycled(mnist1d_split()[2], batch_size)
+    return cycled(mnist1d_split()[2], batch_size)
 
 
 def make_channel_input(batch_size: int) -> torch.Tensor:
@@ -142,20 +137,21 @@ class Mnist1dTransformer(nn.Module):
         return self.classifier(self.norm(self.encoder(tokens).mean(dim=1)))
 
 
-registry.register(registry.ModelSpec(
-    name="mnist1d-cnn", build=shipped_builder("mnist1d-cnn", Mnist1dCNN), make_input=make_channel_input,
-    evaluate=channel_accuracy, train_data=lambda: (mnist1d_split()[0].unsqueeze(1), mnist1d_split()[1]),
-    build_width=width_builder("mnist1d-cnn"),
-    task="signal classification (MNIST-1D, length 40, 10 classes)", metric="accuracy",
-    description="1-D CNN 3x(Conv1d-BN-ReLU) 32-64-64 + avg pool on MNIST-1D; input (n, 1, 40)",
-    recorded_quality=recorded_quality("mnist1d-cnn"),
-))
-
-registry.register(registry.ModelSpec(
-    name="mnist1d-transformer", build=shipped_builder("mnist1d-transformer", Mnist1dTransformer),
-    make_input=make_signal_input, evaluate=signal_accuracy, train_data=lambda: mnist1d_split()[:2],
-    build_width=width_builder("mnist1d-transformer"),
-    task="signal classification (MNIST-1D, length 40, 10 classes)", metric="accuracy",
-    description="Transformer encoder (2 layers, d_model 64, 4 heads) over patches of 4 on MNIST-1D; input (n, 40)",
-    recorded_quality=recorded_quality("mnist1d-transformer"),
-))
+# The width knob (build_width) is added by lab.models.registry, which knows lab.models.train.
+SPECS = (
+    ModelSpec(
+        name="mnist1d-cnn", build=shipped_builder("mnist1d-cnn", Mnist1dCNN), make_input=make_channel_input,
+        evaluate=channel_accuracy, train_data=lambda: (mnist1d_split()[0].unsqueeze(1), mnist1d_split()[1]),
+        task="signal classification (MNIST-1D, length 40, 10 classes)", metric="accuracy",
+        description="1-D CNN 3x(Conv1d-BN-ReLU) 32-64-64 + avg pool on MNIST-1D; input (n, 1, 40)",
+        recorded_quality=recorded_quality("mnist1d-cnn"),
+    ),
+    ModelSpec(
+        name="mnist1d-transformer", build=shipped_builder("mnist1d-transformer", Mnist1dTransformer),
+        make_input=make_signal_input, evaluate=signal_accuracy, train_data=lambda: mnist1d_split()[:2],
+        task="signal classification (MNIST-1D, length 40, 10 classes)", metric="accuracy",
+        description="Transformer encoder (2 layers, d_model 64, 4 heads) over patches of 4 on MNIST-1D; "
+                    "input (n, 40)",
+        recorded_quality=recorded_quality("mnist1d-transformer"),
+    ),
+)

@@ -3,7 +3,7 @@
 A model is a ModelSpec: how to build it (trained weights included), how to make
 an input batch of any size, and how to score it on held-out data. Everything
 else in the lab (knobs, store, plots) works from these three functions, which
-is all "bring your own model" needs::
+is all "bring your own model" needs (ModelSpec itself lives in lab.models.spec)::
 
     lab.register_model("my-net", build=lambda: net, make_input=lambda n: torch.randn(n, 32))
 """
@@ -15,44 +15,38 @@ from typing import Callable
 import torch
 from torch import nn
 
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """What the lab needs to know about a model.
-
-    build:      returns a fresh nn.Module with its weights loaded, in eval mode, on the CPU
-    make_input: batch_size -> input tensor (or tuple of tensors) for one forward pass, on the CPU
-    evaluate:   (model, device, input_dtype) -> quality metric on held-out data; None if unknown
-    metric:     name of the quality metric (e.g. 'accuracy'); higher is better
-    train_data: () -> (inputs, labels) of the training split, on the CPU: for recovery
-                fine-tuning (cross-entropy on the labels) and for calibrating static
-                quantization; None when the model has none (those knobs then say so)
-    build_width: width multiplier -> a fresh trained model of that width (trained on
-                demand and cached); None for models without a width knob
-    """
-
-    name: str
-    build: Callable[[], nn.Module]
-    make_input: Callable[[int], torch.Tensor]
-    evaluate: Callable[[nn.Module, torch.device, torch.dtype], float] | None = None
-    train_data: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
-    build_width: Callable[[float], nn.Module] | None = None
-    task: str = "custom"
-    metric: str = "accuracy"
-    description: str = ""
-    recorded_quality: float | None = None  # the metric measured when the shipped weights were made
+from lab.models.spec import ModelSpec
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _BUILTINS_LOADED = False
 
 
+def _width_knob(name: str) -> Callable[[float], nn.Module]:
+    def build_width(width: float) -> nn.Module:
+        from lab.models import train  # looked up per call, so tests may patch train's cache and fit
+
+        return train.build_width(name, width)
+    return build_width
+
+
+def builtin_specs() -> list[ModelSpec]:
+    """The built-in models' specs, each trained family with its width knob (train.build_width).
+
+    Dependencies point one way: the model modules know nothing of this registry
+    nor of train; this module imports them (lazily: on the first names() or get())."""
+    from lab.models import digits, minilm, mnist1d, train
+
+    return [dataclasses.replace(spec, build_width=_width_knob(spec.name)) if spec.name in train.RECIPES else spec
+            for spec in (*digits.SPECS, *mnist1d.SPECS, *minilm.SPECS)]
+
+
 def _load_builtins() -> None:
-    # Imported lazily: the built-in model modules import this one to register.
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from lab.models import digits, minilm, mnist1d  # noqa: F401
+        for spec in builtin_specs():
+            register(spec)
 
 
 def register(spec: ModelSpec) -> ModelSpec:

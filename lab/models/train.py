@@ -25,7 +25,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from lab.models import digits, mnist1d, registry, weights
+from lab.models import digits, mnist1d, weights
+from lab.models.spec import ModelSpec
 
 # Where build_width keeps the models it trained (git-ignored; tests point it elsewhere).
 CACHE_DIR = weights.WEIGHTS_DIR.parent / "cache" / "models"
@@ -44,6 +45,11 @@ RECIPES: dict[str, dict] = {
 WIDTH_RANGE = (0.25, 2.0)
 # Models on generated data record the data's sha256 too: a changed generator then shows as a data change.
 DATA_FINGERPRINTS = {"mnist1d-cnn": mnist1d.data_sha256, "mnist1d-transformer": mnist1d.data_sha256}
+
+
+def _spec(name: str) -> ModelSpec:
+    """The built-in spec of a trainable model, from its own module (train sits below the registry)."""
+    return next(spec for spec in (*digits.SPECS, *mnist1d.SPECS) if spec.name == name)
 
 
 def _log(message: str) -> None:
@@ -90,7 +96,7 @@ def fit(name: str, width: float = 1.0, epochs: int | None = None,
     recipe = dict(RECIPES[name])
     if epochs is not None:
         recipe["epochs"] = epochs
-    spec = registry.get(name)
+    spec = _spec(name)
     label = name if width == 1.0 else f"{name} width {width:g}"
     start = time.perf_counter()
     with _reproducible():
@@ -165,7 +171,7 @@ def build_width(name: str, width: float, cache_dir: Path | None = None) -> nn.Mo
         raise ValueError(f"width={width!r} is not allowed: a multiplier from {WIDTH_RANGE[0]} to {WIDTH_RANGE[1]}")
     width = float(width)
     if width == 1.0:
-        return registry.get(name).build()
+        return _spec(name).build()
     cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     key = width_key(name, width)
     try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lab import plots
+from lab import config, plots
 
 # Knobs that identify a configuration when rows carry no config_id (plus seed).
-KNOBS = tuple(plots.SERIES_KNOBS) + ("seed",)
+KNOBS = tuple(plots.SERIES_KNOBS) + tuple(k for k in config.KNOBS if k not in plots.SERIES_KNOBS)
 NO_SCHEME = "all"  # the scheme name when rows carry no 'quant'
 
 

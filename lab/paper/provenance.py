@@ -21,7 +21,7 @@ def complete(provenance: dict | None) -> dict:
     out = {key: given.get(key) for key in KEYS}
     out.update((k, v) for k, v in given.items() if k not in KEYS)
     if not out["lab_version"]:
-        from lab import __version__
+        from lab.version import __version__
 
         out["lab_version"] = __version__
     if not out["git_sha"]:

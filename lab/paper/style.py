@@ -37,7 +37,7 @@ FONT = "DejaVu Sans"                # bundled with matplotlib, so present everyw
 
 def creator() -> str:
     """'Efficiency Lab <version>': the fixed Creator written into SVG and PDF metadata."""
-    from lab import __version__
+    from lab.version import __version__
 
     return f"Efficiency Lab {__version__}"
 

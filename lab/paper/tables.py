@@ -14,20 +14,25 @@ import math
 
 import pandas as pd
 
+from lab import config
 from lab.paper import data
 
-KNOBS = ("model", "quant", "prune_method", "sparsity", "batch_size")
-# Shown too when they vary, so two lines never look alike (e.g. two seeds of random pruning).
-VARYING = ("width", "finetune_epochs", "device", "threads", "compile", "seed")
+# The knobs every table shows, and those shown too when they vary, so two lines never look alike
+# (e.g. two seeds of random pruning): each knob's ``table`` in lab.config.
+KNOBS = tuple(k for k, s in config.KNOBS.items() if s.table == "always")
+VARYING = tuple(k for k, s in config.KNOBS.items() if s.table == "varying")
 VALUES = ("latency_ms_p50", "throughput_sps", "peak_mem_mib", "energy_mj_per_sample", "accuracy")
 OPTIONAL = ("co2_g_per_1k", "cost_usd_per_1m", "roofline_frac")  # shown only when some row has them
 INTERVAL = ("latency_ms_p50",)  # shown as "median [lo, hi]"
 # column -> (name, unit or None); units as lab/columns.py states them.
+def _split_label(label: str) -> tuple[str, str | None]:
+    """'batch size (samples)' -> ('batch size', 'samples'); 'model' -> ('model', None)."""
+    name, _, unit = label.partition(" (")
+    return name, unit.rstrip(")") or None
+
+
 HEADERS = {
-    "model": ("model", None), "quant": ("scheme", None), "prune_method": ("pruning", None),
-    "sparsity": ("sparsity", "0-1"), "batch_size": ("batch", "samples"), "repeats": ("repeats", None),
-    "width": ("width", "x"), "finetune_epochs": ("fine-tune", "epochs"), "device": ("device", None),
-    "threads": ("threads", None), "compile": ("compiled", None), "seed": ("seed", None),
+    **{k: _split_label(s.label) for k, s in config.KNOBS.items()}, "repeats": ("repeats", None),
     "latency_ms_p50": ("latency p50", "ms"), "throughput_sps": ("throughput", "samples/s"),
     "peak_mem_mib": ("peak memory", "MiB"), "energy_mj_per_sample": ("energy/sample", "mJ"),
     "energy_source": ("energy source", None), "accuracy": ("accuracy", None),
@@ -35,8 +40,8 @@ HEADERS = {
     "roofline_frac": ("roofline", "fraction of attainable"),
 }
 LATEX_NAMES = {"co2_g_per_1k": "CO$_2$e"}  # the one header that is written in LaTeX on purpose
-TEXT = {"model", "quant", "prune_method", "energy_source", "device", "compile"}
-INTEGERS = {"batch_size", "repeats", "threads", "finetune_epochs", "seed"}
+TEXT = {k for k, s in config.KNOBS.items() if s.kind in (str, bool)} | {"energy_source"}
+INTEGERS = {k for k, s in config.KNOBS.items() if s.kind is int} | {"repeats"}
 FIXED3 = {"accuracy", "roofline_frac"}  # fractions: three decimals, comparable down a column
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -60,7 +65,7 @@ def results_table(df: pd.DataFrame, *, quality_name: str | None = None) -> pd.Da
         if col == "energy_mj_per_sample" and "energy_source" in agg:
             cols.append("energy_source")
     table = agg[cols] if len(agg) else pd.DataFrame(columns=cols)
-    order = [k for k in ("model", "prune_method", "sparsity", "quant", "batch_size") + VARYING if k in knobs]
+    order = [k for k in config.KNOBS if k in knobs]
     table = table.sort_values(order, kind="stable").reset_index(drop=True) if order else table
     if quality_name:
         table.attrs["quality_name"] = quality_name

@@ -8,15 +8,16 @@ import re
 import tomllib
 from pathlib import Path
 
-from lab import hardware, runner
-from lab.config import KNOBS, MAX_SEED, Config, grid
+from lab import hardware
+from lab.budget import BUDGETS, Budget
+from lab.config import DEFAULT_BASELINE, GRID_KNOBS, MAX_SEED, Config, grid
+from lab.errors import FieldError
 from lab.models import registry
-from lab.summary import DEFAULT_BASELINE
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _TOP_KEYS = ("name", "description", "device", "repeats", "seeds", "budget", "grid", "quality", "sensitivity")
-_GRID_KNOBS = tuple(k for k in KNOBS if k not in ("device", "seed"))  # those two have top-level keys
-_BUDGETS = ("default", "quick")
+_GRID_KNOBS = GRID_KNOBS  # device and seed have top-level keys
+_BUDGETS = tuple(BUDGETS)
 MAX_REPEATS = 100
 _SCAN_METHODS = ("unstructured", "random")
 
@@ -68,8 +69,8 @@ class Study:
         return grid(**self.grid, device=list(self.devices), seed=list(self.seeds))
 
     @property
-    def budget_policy(self) -> "runner.Budget":
-        return runner.Budget.quick() if self.budget == "quick" else runner.Budget()
+    def budget_policy(self) -> Budget:
+        return Budget.named(self.budget)
 
     def resolved(self) -> dict:
         """The settings as run, defaults filled in (the manifest's ``resolved``)."""
@@ -87,9 +88,7 @@ class _Checker:
         self.path = path
 
     def fail(self, field: str, value, allowed: str):
-        shown = repr(value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        raise ValueError(f"{self.path}: {field}={shown} is not allowed: {allowed}") from None
+        raise FieldError(field, value, allowed, where=str(self.path)) from None
 
     def whole(self, field, value, low, high):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -176,11 +175,10 @@ def load(path: str | os.PathLike, *, results_dir: str | os.PathLike | None = Non
                   results_dir=Path(results_dir) if results_dir is not None else path.parent / path.stem)
     try:
         study.configs()  # every Config validation error, now, with the file's name
-    except (ValueError, TypeError) as exc:
-        message = str(exc).splitlines()[0]
-        field = message.partition("=")[0]  # Config says "batch_size=0 is not allowed: ..."
-        where = {"seed": "seeds", "device": "device"}.get(field, f"grid.{field}" if field in knobs else field)
-        raise ValueError(f"{path}: {where}{message[len(field):]}") from None
+    except FieldError as exc:
+        name = {"seed": "seeds", "device": "device"}.get(exc.field, f"grid.{exc.field}" if exc.field in knobs
+                                                          else exc.field)
+        raise FieldError(name, exc.value, exc.allowed, where=str(path)) from None
     if study.quality is not None:
         _check_baseline(check, study.quality, study.configs(), given="baseline" in doc["quality"])
     return study
@@ -218,8 +216,8 @@ def _quality(check: _Checker, table, knobs: dict) -> Quality:
         baseline.setdefault("sparsity", 0.0)
     try:
         Config(model=knobs["model"][0], **baseline)  # the same checks as any config
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{check.path}: quality.baseline.{str(exc).splitlines()[0]}") from None
+    except FieldError as exc:
+        raise exc.within(str(check.path), prefix="quality.baseline.") from None
     return Quality(max_drop=max_drop, baseline=baseline)
 
 

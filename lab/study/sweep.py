@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from lab import __version__, hardware, runner
+from lab import hardware, sensitivity
+from lab.bench import DEFAULT_STORE, Bench
 from lab.store import Store
+from lab.version import MEASUREMENT_VERSION, __version__
 from lab.study.spec import Study, load
 
 MANIFEST = "manifest.json"
@@ -35,105 +37,76 @@ def _dump_rows(rows: list[dict]) -> str:
     return "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in rows)
 
 
-def _open_store(store) -> Store:
-    # A study always stores: without a store there is nothing to resume from.
-    return store if isinstance(store, Store) else Store(store)
-
-
-def run(study: Study | str | os.PathLike, *, store: Store | str | os.PathLike | None = None,
-        results_dir: str | os.PathLike | None = None, force: bool = False,
-        on_row: Callable[[dict], None] | None = None,
+def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
+        store: Store | str | os.PathLike | None = DEFAULT_STORE, results_dir: str | os.PathLike | None = None,
+        force: bool = False, on_row: Callable[[dict], None] | None = None,
         progress: Callable[[int, int], None] | None = None) -> dict:
-    """Measure every configuration x repeat of ``study`` that the store lacks; return the manifest.
+    """Measure every configuration x repeat of ``study`` that the store cannot serve; return the manifest.
 
-    store:       a Store, a path, or None for the lab's store ($LAB_STORE or data/results/lab.sqlite)
+    bench:       the path to the store (lab.bench.Bench); default: a Bench on ``store`` with the study's budget
+    store:       without ``bench``: a Store, a path, or DEFAULT_STORE ($LAB_STORE or data/results/lab.sqlite), as
+                 lab.bench.open_store reads it; None is refused (a study always stores: reruns resume from it)
     results_dir: where manifest.json, rows.jsonl and sensitivity-<model>.csv go (default study.results_dir)
-    force:       measure every repeat again, and retry failed configurations
+    force:       measure every repeat again
     on_row:      called with each row as it comes (``from_store`` True for a reused row)
-    progress:    progress(done, total) after each repeat slot; total = configurations x repeats
+    progress:    progress(done, total) after each row; total = configurations x repeats
 
-    The manifest is rewritten after each configuration (``complete`` False,
+    Which stored rows count is the Bench's one reuse rule (a failed, contended or outdated row is
+    measured again). Missing repeats are measured round by round across configurations, not back
+    to back. The manifest and rows.jsonl are rewritten after each row (``complete`` False,
     ``finished_at`` None until the end), so an interrupted sweep says how far it got.
     """
     study = study if isinstance(study, Study) else load(study)
-    store = _open_store(store)
+    if bench is None:
+        bench = Bench(store, budget=study.budget)
+    if bench.store is None:
+        raise ValueError("store=None is not allowed: a study always stores (a rerun resumes from the store)")
     out = Path(results_dir) if results_dir is not None else study.results_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"out={out} cannot be created ({exc.strerror or exc}); give a writable directory") from None
     previous = _read_manifest(out)
-    budget = study.budget_policy
     configs = study.configs()
-    environments = {device: runner._environment(device) for device in study.devices}
+    environments = {device: bench.environment(device) for device in study.devices}
     manifest = {
         "study": study.name, "description": study.description, "study_file": str(study.path),
         "study_sha256": study.sha256, "resolved": study.resolved(), "configs": [], "row_ids": [],
         "environment": environments[study.devices[0]], "environments": environments,
         "started_at": _now(), "finished_at": None, "complete": False, "lab_version": __version__,
-        "git_sha": hardware.git_sha(), "store": str(store.path), "sensitivity_files": {},
+        "measurement_version": MEASUREMENT_VERSION, "git_sha": hardware.git_sha(), "store": str(bench.store.path),
+        "sensitivity_files": {},
     }
-    rows_file = out / ROWS
-    _write_atomic(rows_file, "")  # rows are appended per configuration, in the manifest's order
-    total, done = len(configs) * study.repeats, 0
+    entries = {}
     for config in configs:
-        entry = {"config_id": config.config_id, "config": config.to_dict(), "row_ids": [], "measured": 0,
-                 "reused": 0, "failed": 0}
-        manifest["configs"].append(entry)
-        try:
-            slots = 0
-            for row in _repeats(config, study.repeats, budget, store, force, entry):
-                slots += 1
-                if on_row is not None:
-                    on_row(row)
-                if progress is not None:
-                    progress(done + slots, total)
-        finally:  # also when interrupted: the manifest says how far it got
-            _finish_config(manifest, entry, store, rows_file, out)
-        done += study.repeats
-        if slots < study.repeats and progress is not None:  # repeats skipped after a failure
-            progress(done, total)
+        entries[config.config_id] = {"config_id": config.config_id, "config": config.to_dict(), "row_ids": [],
+                                     "measured": 0, "reused": 0, "failed": 0, "contended": 0}
+        manifest["configs"].append(entries[config.config_id])
+    rows: dict[int, dict] = {}
+
+    def record(row):
+        entry = entries[row["config_id"]]
+        entry["row_ids"].append(row["id"])
+        entry["reused" if row.get("from_store") else "measured"] += 1
+        entry["failed"] += bool(row.get("error"))
+        entry["contended"] += bool(row.get("contended"))
+        rows[row["id"]] = {k: v for k, v in row.items() if k != "from_store"}
+        _write(manifest, rows, out)
+        if on_row is not None:
+            on_row(row)
+
+    _write(manifest, rows, out)
+    bench.rows(configs, repeats=study.repeats, force=force, on_row=record, progress=progress)
     manifest["sensitivity_files"] = _sensitivity(study, out, force, previous)
     manifest["finished_at"], manifest["complete"] = _now(), True
-    _write_atomic(out / MANIFEST, _dumps_manifest(manifest))
+    _write(manifest, rows, out)
     return manifest
 
 
-def _repeats(config, repeats: int, budget, store: Store, force: bool, entry: dict):
-    """Yield the config's rows: stored ones that serve, then new measurements for the missing repeats."""
-    env_id = runner._environment(config.device)["env_id"]
-    stored = [] if force else store.rows(config_id=config.config_id, env_id=env_id)
-    good = [r for r in stored if not r.get("error") and runner._serves(r, budget)][-repeats:]  # newest, id order
-    for row in good:
-        entry["row_ids"].append(row["id"])
-        entry["reused"] += 1
-        yield {**row, "from_store": True}
-    if len(good) < repeats and stored and stored[-1].get("error"):
-        # Its latest attempt failed: not retried without force (see the module docstring).
-        entry["row_ids"].append(stored[-1]["id"])
-        entry["failed"] += 1
-        yield {**stored[-1], "from_store": True}
-        return
-    for _ in range(repeats - len(good)):
-        row = runner.measure(config, budget=budget, store=store)
-        entry["row_ids"].append(row["id"])
-        entry["measured"] += 1
-        entry["failed"] += bool(row.get("error"))
-        yield {**row, "from_store": False}
-        if row.get("error"):  # the next repeat would fail the same way
-            return
-
-
-def _finish_config(manifest: dict, entry: dict, store: Store, rows_file: Path, out: Path) -> None:
-    manifest["row_ids"].extend(entry["row_ids"])
-    if entry["row_ids"]:
-        by_id = {r["id"]: r for r in store.rows(ids=entry["row_ids"])}
-        try:
-            with open(rows_file, "a", encoding="utf-8") as f:
-                f.write(_dump_rows([by_id[i] for i in entry["row_ids"] if i in by_id]))
-        except OSError as exc:
-            raise ValueError(f"out={out} cannot be written ({exc.strerror or exc}); give a writable directory") \
-                from None
+def _write(manifest: dict, rows: dict[int, dict], out: Path) -> None:
+    """manifest.json and rows.jsonl (rows in the manifest's configuration order), each replaced atomically."""
+    manifest["row_ids"] = [i for entry in manifest["configs"] for i in entry["row_ids"]]
+    _write_atomic(out / ROWS, _dump_rows([rows[i] for i in manifest["row_ids"] if i in rows]))
     _write_atomic(out / MANIFEST, _dumps_manifest(manifest))
 
 
@@ -157,7 +130,7 @@ def _sensitivity(study: Study, out: Path, force: bool, previous: dict | None) ->
     for model in study.sensitivity.models:
         path = out / f"sensitivity-{model}.csv"
         if force or not same or not path.exists():
-            df = runner.sensitivity_scan(model, sparsities=study.sensitivity.sparsities,
+            df = sensitivity.sensitivity_scan(model, sparsities=study.sensitivity.sparsities,
                                          method=study.sensitivity.method)
             _write_atomic(path, df.to_csv(index=False))
         files[model] = path.name

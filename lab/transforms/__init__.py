@@ -1,7 +1,4 @@
 """Model -> model transforms (precision, pruning, compile). They change models; they never measure."""
+from lab.errors import Unsupported
 
-
-class Unsupported(Exception):
-    """This transform cannot run here (device, dtype, model); str() is the reason, one line.
-
-    The runner stores it as the row's ``error`` ("unsupported: ...") and the sweep goes on."""
+__all__ = ["Unsupported"]

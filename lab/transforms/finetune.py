@@ -8,7 +8,7 @@ zeros and simply train.
 
 The runner calls this inside ``torch.inference_mode()``; training needs
 autograd, so it switches inference mode off for its own duration and swaps any
-inference-mode parameters for normal ones (``prune.normal_tensors``).
+inference-mode parameters for normal ones (``prune_base.normal_tensors``).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lab.transforms.prune import normal_tensors, prunable_layers
+from lab.transforms.prune_base import normal_tensors, prunable_layers
 
 
 def _check(epochs, lr, batch_size, max_seconds) -> None:
@@ -49,8 +49,9 @@ def finetune(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor], ep
     max_seconds: wall-clock budget (s); training stops after the batch that exceeds it
     Every floating-point parameter trains (requires_grad flags are restored afterwards).
     Returns {'finetune_epochs_done': whole epochs completed (a partial last epoch
-    does not count, so a value below ``epochs`` means the time budget cut it short),
-    'finetune_s': wall-clock seconds spent}. The model is left in eval mode.
+    does not count, so a value below ``epochs`` means the time budget cut it short)}.
+    The model is left in eval mode. It changes the model; it measures nothing (the runner
+    times it and reads its energy).
     """
     _check(epochs, lr, batch_size, max_seconds)
     start = time.perf_counter()
@@ -107,4 +108,4 @@ def finetune(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor], ep
             for p, flag in zip(params, requires_grad):
                 p.requires_grad_(flag)
                 p.grad = None
-    return {"finetune_epochs_done": done, "finetune_s": time.perf_counter() - start}
+    return {"finetune_epochs_done": done}

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.utils import _pytree
 
-from lab.transforms import Unsupported
-from lab.transforms.prune import normal_tensors
+from lab.errors import Unsupported
+from lab.transforms.prune_base import normal_tensors
 
 # Layers torch-pruning prunes as a group's root (its default root_module_types minus LSTM).
 _ROOT_TYPES = (nn.modules.conv._ConvNd, nn.Linear)

@@ -1,12 +1,16 @@
 """Precision and quantization: ``quantize(model, scheme, device) -> model``.
 
 One verb and a registry of schemes, each a config object (like torchao's
-``quantize_(model, config)``). Each scheme declares the devices it runs on and,
-where that is not enough, a ``requires`` check (fp8 needs compute capability
-8.9). Asking for a scheme where it can't run raises Unsupported with a one-line
-reason, which the runner stores as the row's ``error`` (a sweep goes on);
-``supported(scheme, device)`` gives the same reason without a model, for the
-dashboard to grey out options.
+``quantize_(model, config)``), and every fact about a scheme on its entry
+(``Scheme``): the devices it runs on and, where that is not enough, a
+``requires`` check (fp8 needs compute capability 8.9), together as
+``reason(device)``; the precision its matmuls really run in
+(``precision(compiled)``, which lab.roofline holds the row against); and the
+bytes a quantized weight takes (``bytes_per_weight``). Asking for a scheme
+where it can't run raises Unsupported with a one-line reason, which the runner
+stores as the row's ``error`` (a sweep goes on); ``supported(scheme, device)``
+gives the same reason without a model, for the dashboard to grey out options.
+``coverage(model)`` says what share of the weights a scheme really quantized.
 
     model = quantize(model, "int8-static", "cpu", example_input=x, calibration=x_train)
     y = model(cast_input(x, "int8-static"))
@@ -22,7 +26,8 @@ dashboard to grey out options.
 | fp8                  | cuda 8.9+ | float8 e4m3 per tensor (torchao)| float8, one scale per call        |
 
 Only nn.Linear layers are quantized by the dynamic and weight-only schemes
-(int8-static also takes convolutions); everything else keeps the input dtype.
+(int8-static also takes convolutions), and int4 / fp8 only the Linear shapes
+their kernels take; everything else keeps the input dtype (``coverage``).
 """
 from __future__ import annotations
 
@@ -33,7 +38,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from lab.transforms import Unsupported
+from lab.errors import Unsupported
+from lab.transforms.devices import device_reason
+from lab.transforms import quantize_coverage as _coverage
 from lab.transforms import quantize_torchao as _ao
 
 
@@ -52,14 +59,32 @@ class QuantContext:
     calibration: torch.Tensor | None = None
 
 
+# What matmuls can run in: the ceilings lab.roofline measures, one per precision.
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "fp8")
+
+
 @dataclasses.dataclass(frozen=True)
 class Scheme:
-    """name: the ``quant`` column's value
+    """One precision / quantization scheme and every fact about it.
+
+    name: the ``quant`` column's value
     input_dtype: dtype floating inputs are cast to before the forward pass
     device_types: torch device types it runs on ('cpu', 'cuda', 'mps')
     apply: ``apply(model, ctx: QuantContext) -> model`` (model already on ctx.device; may be modified in place)
-    requires: extra check, ``requires(device) -> reason it can't run there, or None``
+    description: what it does, one line
+    requires: extra check, ``requires(device) -> reason it can't run there, or None``; use ``reason(device)``,
+        which also checks ``device_types``
     needs_calibration: apply reads ``ctx.calibration`` (so callers load training inputs only for these)
+    compute_precision: the precision its matrix multiplies really run in, eager mode: 'fp32', 'bf16',
+        'fp16', 'int8' or 'fp8' (a lab.roofline ceiling). Weight-only schemes dequantize the weights
+        and multiply in the activation dtype, so int8-weight-only computes in fp32
+    compiled_precision: the same under torch.compile where it differs (int8-static: eager runs fp32
+        matmuls between quantize/dequantize ops; inductor fuses them into int8 kernels), else None;
+        use ``precision(compiled)``
+    bytes_per_weight: bytes one weight element of a *quantized* layer takes as stored (fp32 4, bf16 2,
+        int8 1, int4 0.5, fp8 1), ignoring the scales and zero points stored beside them (a few %
+        for per-row / per-group scales) and the layers a scheme leaves in higher precision (see
+        ``coverage``)
     """
 
     name: str
@@ -69,6 +94,25 @@ class Scheme:
     description: str = ""
     requires: Callable[[torch.device], str | None] | None = None
     needs_calibration: bool = False
+    _: dataclasses.KW_ONLY  # the facts below have no default: every scheme states them
+    compute_precision: str
+    bytes_per_weight: float
+    compiled_precision: str | None = None
+
+    def __post_init__(self):
+        for field in ("compute_precision", "compiled_precision"):
+            value = getattr(self, field)
+            if value is not None and value not in PRECISIONS:
+                raise ValueError(f"{field}={value!r} is not allowed: one of {', '.join(PRECISIONS)}")
+
+    def reason(self, device: str | torch.device) -> str | None:
+        """Why ``device`` can't run this scheme (one line), or None if it can."""
+        return device_reason("quant", self.name, self.device_types, self.requires, device)
+
+    def precision(self, compiled: bool = False) -> str:
+        """The precision its matmuls run in: ``compiled_precision`` under torch.compile where set,
+        else ``compute_precision``."""
+        return (self.compiled_precision or self.compute_precision) if compiled else self.compute_precision
 
 
 SCHEMES: dict[str, Scheme] = {}
@@ -125,29 +169,36 @@ def _float(dtype: torch.dtype) -> Callable[[nn.Module, QuantContext], nn.Module]
 
 
 ALL = ("cpu", "cuda", "mps")
-register(Scheme("fp32", torch.float32, ALL, _float(torch.float32), "32-bit float (reference)"))
+register(Scheme("fp32", torch.float32, ALL, _float(torch.float32), "32-bit float (reference)",
+                compute_precision="fp32", bytes_per_weight=4))
 register(Scheme("bf16", torch.bfloat16, ALL, _float(torch.bfloat16),
-                "bfloat16 weights and activations (fast where the CPU has AVX512-BF16/AMX, or a GPU)"))
+                "bfloat16 weights and activations (fast where the CPU has AVX512-BF16/AMX, or a GPU)",
+                compute_precision="bf16", bytes_per_weight=2))
 register(Scheme("fp16", torch.float16, ALL, _float(torch.float16),
-                "float16 weights and activations (GPUs; often slow on CPUs)"))
+                "float16 weights and activations (GPUs; often slow on CPUs)",
+                compute_precision="fp16", bytes_per_weight=2))
+# int8 x int8 products with int32 accumulation: fbgemm's int8 GEMM (torch.ao) and torch._int_mm (torchao).
 register(Scheme("int8-dynamic", torch.float32, ("cpu",), _int8_dynamic,
-                "int8 Linear weights, activations quantized per batch on the fly (torch.ao, fbgemm/x86)"))
+                "int8 Linear weights, activations quantized per batch on the fly (torch.ao, fbgemm/x86)",
+                compute_precision="int8", bytes_per_weight=1))
 register(Scheme("int8-dynamic-torchao", torch.float32, ("cpu", "cuda"), _ao.int8_dynamic,
                 "int8 Linear weights, activations quantized per token on the fly (torchao)",
-                requires=_ao.missing_torchao))
+                requires=_ao.missing_torchao, compute_precision="int8", bytes_per_weight=1))
+# Weight-only: weights dequantized inside the matmul, which runs in the activation dtype (input_dtype).
 register(Scheme("int8-weight-only", torch.float32, ("cpu", "cuda"), _ao.int8_weight_only,
                 "int8 Linear weights dequantized in the matmul, fp32 activations (torchao)",
-                requires=_ao.missing_torchao))
+                requires=_ao.missing_torchao, compute_precision="fp32", bytes_per_weight=1))
 register(Scheme("int4-weight-only", torch.bfloat16, ("cpu", "cuda"), _ao.int4_weight_only,
                 "int4 Linear weights in groups of up to 128, bf16 activations (torchao)",
-                requires=_ao.int4_requires))
+                requires=_ao.int4_requires, compute_precision="bf16", bytes_per_weight=0.5))
 register(Scheme("int8-static", torch.float32, ("cpu",), _ao.int8_static,
                 "int8 weights and activations, scales calibrated on training samples (PT2E, x86); "
                 "eager mode runs quantize/dequantize ops (slow), the compile knob fuses them",
-                requires=_ao.missing_torchao, needs_calibration=True))
+                requires=_ao.missing_torchao, needs_calibration=True,
+                compute_precision="fp32", compiled_precision="int8", bytes_per_weight=1))
 register(Scheme("fp8", torch.bfloat16, ("cuda",), _ao.fp8,
                 "float8 e4m3 Linear weights and activations (torchao; Ada/Hopper GPUs)",
-                requires=_ao.fp8_requires))
+                requires=_ao.fp8_requires, compute_precision="fp8", bytes_per_weight=1))
 
 
 def get(name: str) -> Scheme:
@@ -158,13 +209,9 @@ def get(name: str) -> Scheme:
 
 
 def supported(scheme: str, device: str | torch.device) -> str | None:
-    """Why ``scheme`` can't run on ``device`` (one line), or None if it can. Unknown scheme: ValueError."""
-    s = get(scheme)
-    dev = torch.device(device)
-    reason = s.requires(dev) if s.requires is not None else None
-    if reason is None and dev.type not in s.device_types:
-        reason = f"quant={s.name} does not run on {dev.type} (it runs on {', '.join(s.device_types)})"
-    return reason
+    """Why ``scheme`` can't run on ``device`` (one line), or None if it can: ``get(scheme).reason(device)``.
+    Unknown scheme: ValueError."""
+    return get(scheme).reason(device)
 
 
 def quantize(model: nn.Module, scheme: str, device: str | torch.device, *, example_input=None,
@@ -195,3 +242,9 @@ def cast_input(x, scheme: str):
     if isinstance(x, (tuple, list)):
         return type(x)(cast_input(t, scheme) for t in x)
     return x.to(dtype) if torch.is_tensor(x) and x.is_floating_point() else x
+
+
+def coverage(model: nn.Module) -> dict:
+    """{'quantized_frac': share of weight elements quantized (0-1), 'quantized_by_type': {layer type: share}}.
+    Call on quantize()'s result, before accelerate/compile; see quantize_coverage.coverage."""
+    return _coverage.coverage(model)

@@ -32,7 +32,7 @@ import warnings
 import torch
 from torch import nn
 
-from lab.transforms import Unsupported
+from lab.errors import Unsupported
 
 MAX_CALIBRATION_SAMPLES = 512   # enough for stable histogram observers; calibration stays well under a second
 CALIBRATION_BATCH = 64

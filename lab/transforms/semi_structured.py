@@ -18,8 +18,8 @@ import torch
 import torch.nn.utils.prune as torch_prune
 from torch import nn
 
-from lab.transforms import Unsupported
-from lab.transforms.prune import permanent
+from lab.errors import Unsupported
+from lab.transforms.prune_base import permanent
 
 MIN_CAPABILITY = (8, 0)
 KERNEL_DTYPES = (torch.float16, torch.bfloat16, torch.int8)
@@ -33,8 +33,10 @@ ROW_MULTIPLE, COL_MULTIPLE, INT8_COL_MULTIPLE = 32, 64, 128
 def device_problem(device: torch.device) -> str | None:
     """Why ``device`` can't run 2:4 sparse kernels, or None if it can."""
     prefix = "2:4 semi-structured sparsity needs a CUDA GPU of compute capability 8.0 or newer (Ampere)"
-    if device.type != "cuda" or not torch.cuda.is_available():
+    if device.type != "cuda":
         return f"{prefix}; this device is {device.type}"
+    if not torch.cuda.is_available():
+        return f"{prefix}; torch sees no CUDA device on this machine"
     major, minor = torch.cuda.get_device_capability(device)
     if (major, minor) < MIN_CAPABILITY:
         return f"{prefix}; this device is {torch.cuda.get_device_name(device)} (compute capability {major}.{minor})"

@@ -6,6 +6,6 @@
 The logic they adapt lives in lab/dashboard/ and is tested without widgets.
 """
 from lab.dashboard.controls import configs_from_controls
-from lab.widgets.panel import QUICK_BUDGET, Dashboard
+from lab.widgets.panel import Dashboard
 
-__all__ = ["Dashboard", "configs_from_controls", "QUICK_BUDGET"]
+__all__ = ["Dashboard", "configs_from_controls"]

@@ -25,9 +25,9 @@ from typing import Callable
 import ipywidgets as W
 
 from lab import hardware
+from lab.config import KNOBS, implied
 from lab.dashboard import controls
 from lab.models import registry
-from lab.transforms.prune import METHODS
 
 _STYLE, _WIDE = {"description_width": "110px"}, "360px"
 
@@ -43,43 +43,67 @@ def _models() -> list[tuple[str, str]]:
     return [(controls.model_label(name), name) for name in registry.names()]
 
 
+def _options(name: str, device: str) -> list:
+    """(label, value) options of a dropdown knob; what ``device`` can't run says why in its label."""
+    if name in ("quant", "prune_method"):
+        return labelled(name, device)
+    if name == "model":
+        return _models()
+    if name == "device":
+        return [(controls.device_label(d), d) for d in hardware.available_devices()]
+    return [(str(c), c) for c in KNOBS[name].choices()]
+
+
+def _widget(name: str, value, device: str, common: dict):
+    """The widget a knob declares (lab.config: widget=, label=, range, step), at ``value``."""
+    spec = KNOBS[name]
+    if spec.widget == "dropdown":
+        return W.Dropdown(options=_options(name, device), value=value, description=spec.label, **common)
+    if spec.widget == "checkbox":
+        return W.Checkbox(value=value, description=spec.label, indent=False)
+    if spec.widget == "slider":
+        # threads end at this machine's cores; other sliders at the knob's widget_max or its range
+        end = hardware.cpu_count() if name == "threads" else spec.widget_max or spec.high
+        if spec.kind is int:
+            return W.IntSlider(value=value if value is not None else end, min=int(spec.low), max=int(end),
+                               description=spec.label, **common)
+        return W.FloatSlider(value=value, min=spec.low, max=end, step=spec.step or (end - spec.low) / 20,
+                             readout_format=".2f", description=spec.label, **common)
+    raise ValueError(f"widget={spec.widget!r} is not allowed for knob {name}: dropdown, slider, checkbox, toggles")
+
+
 class Controls:
     def __init__(self, values: dict, on_change: Callable[[str], None]):
         v = controls.effective(values)
         self.on_change = on_change
         self._quiet = 0
         self._saved_sparsity: float | None = None
-        layout = W.Layout(width=_WIDE)
-        common = {"style": _STYLE, "layout": layout}
-        self.w = w = {
-            "model": W.Dropdown(options=_models(), value=v["model"], description="model", **common),
-            "prune_method": W.Dropdown(options=labelled("prune_method", v["device"]), value=v["prune_method"],
-                                       description="pruning", **common),
-            "sparsity": W.FloatSlider(value=v["sparsity"] or controls.DEFAULTS["sparsity"], min=0.0,
-                                      max=controls.SPARSITY_MAX, step=controls.SPARSITY_STEP, readout_format=".2f",
-                                      description="sparsity", **common),
-            "finetune_epochs": W.IntSlider(value=v["finetune_epochs"], min=0, max=controls.FINETUNE_MAX,
-                                           description="fine-tune epochs", **common),
-            "quant": W.Dropdown(options=labelled("quant", v["device"]), value=v["quant"], description="quant",
-                                **common),
-            "device": W.Dropdown(options=[(controls.device_label(d), d) for d in hardware.available_devices()],
-                                 value=v["device"], description="hardware", **common),
-            "threads": W.IntSlider(value=v["threads"] or hardware.cpu_count(), min=1, max=hardware.cpu_count(),
-                                   description="threads (cpu)", **common),
-            "compile": W.Checkbox(value=v["compile"], description="torch.compile", indent=False),
-        }
+        common = {"style": _STYLE, "layout": W.Layout(width=_WIDE)}
+        start = {**v, "sparsity": v["sparsity"] or controls.DEFAULTS["sparsity"]}  # the slider rests at 0.5
+        self.w = w = {name: _widget(name, start[name], v["device"], common)
+                      for name in controls.CONTROLS if name != "batch_sizes"}
         self.batch = {b: W.ToggleButton(value=b in v["batch_sizes"], description=str(b), tooltip=f"batch size {b}",
                                         layout=W.Layout(width="38px", padding="0"))
                       for b in controls.BATCH_CHOICES}
-        w["sparsity"].add_class("lab-sparsity")
-        w["quant"].add_class("lab-quant")
         for name, widget in w.items():
+            widget.add_class(f"lab-{name.replace('_', '-')}")
+            widget.tooltip = KNOBS[name].help
             widget.observe(functools.partial(self._changed, name=name), names="value")
+        w["quant"].add_class("lab-quant")
         for button in self.batch.values():
             button.observe(functools.partial(self._changed, name="batch_sizes"), names="value")
-        self.box = W.VBox([w["model"], w["prune_method"], w["sparsity"], w["finetune_epochs"], w["quant"],
-                           W.Label("batch sizes (samples)"), W.HBox(list(self.batch.values())).add_class("lab-batch"),
-                           w["device"], w["threads"], w["compile"]])
+        # What the sparsity knob is a fraction of depends on the method (structured: channels): say so.
+        self.sparsity_meaning = W.HTML("", layout=W.Layout(width=_WIDE)).add_class("lab-sparsity-meaning")
+        children = []
+        for name in controls.CONTROLS:
+            if name == "batch_sizes":
+                children += [W.Label(KNOBS["batch_size"].label),
+                             W.HBox(list(self.batch.values())).add_class("lab-batch")]
+            else:
+                children.append(w[name])
+            if name == "sparsity":
+                children.append(self.sparsity_meaning)
+        self.box = W.VBox(children)
         self.sync()
 
     @contextlib.contextmanager
@@ -100,16 +124,20 @@ class Controls:
         self.on_change(name)
 
     def sync(self) -> None:
-        """Sparsity means nothing without pruning and is fixed by a pattern (2:4); threads are the CPU's."""
-        w, method = self.w, METHODS[self.w["prune_method"].value]
+        """What the pruning method fixes (lab.config.implied) is disabled; a pattern's sparsity is shown
+        (2:4 -> 0.5, the user's value restored after); threads are the CPU's."""
+        w, method = self.w, self.w["prune_method"].value
+        fixes = implied({"prune_method": method})
         with self.quietly():
-            fixed = method.fixed_sparsity
-            if fixed is not None and w["sparsity"].value != fixed:
-                self._saved_sparsity, w["sparsity"].value = w["sparsity"].value, fixed
-            elif fixed is None and self._saved_sparsity is not None:
+            pattern = fixes.get("sparsity") if method != "none" else None
+            if pattern is not None and w["sparsity"].value != pattern:
+                self._saved_sparsity, w["sparsity"].value = w["sparsity"].value, pattern
+            elif pattern is None and self._saved_sparsity is not None:
                 w["sparsity"].value, self._saved_sparsity = self._saved_sparsity, None
-            w["sparsity"].disabled = method.name == "none" or fixed is not None
-            w["finetune_epochs"].disabled = method.name == "none"
+            for name in ("sparsity", "finetune_epochs"):
+                w[name].disabled = name in fixes
+            meaning = KNOBS["sparsity"].meaning.get(method, "")
+            self.sparsity_meaning.value = f"<small>sparsity = {meaning}</small>" if meaning else ""
             w["threads"].disabled = w["device"].value != "cpu"
 
     def relabel(self) -> None:
@@ -122,28 +150,24 @@ class Controls:
 
     def values(self) -> dict:
         """The controls' current values (lab.dashboard.controls.CONTROLS)."""
-        w = self.w
-        device = w["device"].value
-        return {"model": w["model"].value, "prune_method": w["prune_method"].value,
-                "sparsity": w["sparsity"].value, "finetune_epochs": w["finetune_epochs"].value,
-                "quant": w["quant"].value, "batch_sizes": tuple(b for b, t in self.batch.items() if t.value),
-                "device": device, "threads": w["threads"].value if device == "cpu" else None,
-                "compile": w["compile"].value}
+        out = {name: widget.value for name, widget in self.w.items()}
+        out["batch_sizes"] = tuple(b for b, t in self.batch.items() if t.value)
+        if out["device"] != "cpu":
+            out["threads"] = None
+        return {name: out[name] for name in controls.CONTROLS}
 
     def apply(self, values: dict) -> None:
         """Set the named controls (already validated) without calling on_change."""
         v = {**self.values(), **values}
         with self.quietly():
-            if v["model"] not in self.w["model"].options:  # registered after the panel was made
+            if v["model"] not in [value for _, value in self.w["model"].options]:  # registered after the panel
                 self.w["model"].options = _models()
             if "device" in values:
                 self.w["device"].value = hardware.normalize_device(v["device"])
                 self.relabel()
-            for name in ("model", "prune_method", "sparsity", "finetune_epochs", "quant", "compile"):
-                if name in values:
+            for name in self.w:
+                if name in values and name != "device" and values[name] is not None:
                     self.w[name].value = v[name]
-            if values.get("threads") is not None:
-                self.w["threads"].value = v["threads"]
             if "batch_sizes" in values:
                 sizes = controls.batch_sizes(v["batch_sizes"])
                 for size, button in self.batch.items():

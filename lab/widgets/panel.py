@@ -16,7 +16,6 @@ lab-error, lab-status (progress text), lab-points (text: points so far), lab-tab
 """
 from __future__ import annotations
 
-import functools
 import gc
 import html
 import threading
@@ -26,45 +25,43 @@ from pathlib import Path
 import ipywidgets as W
 import pandas as pd
 
-from lab import __version__
+from lab.bench import DEFAULT_STORE, Bench
+from lab.budget import Budget
+from lab.config import KNOBS
 from lab.dashboard import controls, files
-from lab.widgets.layout import Controls
 from lab.dashboard.render import LiveFigure
 from lab.dashboard.worker import Worker
-from lab.measure.timing import TimingPolicy
-from lab.runner import DEFAULT_STORE, Budget, _environment, measure
-from lab.store import Store
+from lab.version import __version__
+from lab.widgets.layout import Controls
 
-# About a second per digits-model point on a 2-core CPU; rows keep `samples` and `noisy`.
-QUICK_BUDGET = Budget(timing=TimingPolicy(warmup_runs=2, warmup_s=0.0, min_runs=10, min_time_s=0.05,
-                                          max_time_s=0.3), energy_window_s=0.1)
-QUICK_NOTE = ("<b>quick mode</b>: each point is ≥10 timed runs in 0.05–0.3 s and a 0.1 s energy window; "
-              "rows record <code>samples</code> and <code>noisy</code>. For paper numbers use "
-              "<code>lab.sweep(...)</code> (default budget).")
 FIGURE_DIR = files.FIGURE_DIR
-_SLIDERS = ("sparsity", "finetune_epochs", "threads")  # dragged: debounced
+_SLIDERS = tuple(k for k, s in KNOBS.items() if s.widget == "slider")  # dragged: debounced
 
 
-def _open_store(store):
-    if store is None or isinstance(store, Store):
-        return store
-    return Store(None if store == DEFAULT_STORE else store)
+def budget_note(budget: Budget) -> str:
+    """What a point of this budget is, in words, from the budget itself (lab.budget)."""
+    t = budget.timing
+    return (f"<b>{budget.name} budget</b>: each point is ≥{t.min_runs} timed runs in {t.min_time_s:g}–"
+            f"{t.max_time_s:g} s and a {budget.energy_window_s:g} s energy window; rows record "
+            "<code>budget</code>, <code>samples</code>, <code>noisy</code> and <code>contended</code>"
+            + (". For paper numbers use <code>lab.sweep(...)</code> (default budget)." if budget.name != "default"
+               else "."))
 
 
 class Dashboard:
     """The live lab panel.
 
-    runner: Config -> row dict (default: lab.measure with QUICK_BUDGET, committing to ``store``)
-    store: a Store, a path, None (session only) or DEFAULT_STORE (lab.store.default_path())
-    budget: the default runner's Budget (default QUICK_BUDGET: "quick mode")
-    environment: device -> environment dict with 'env_id' (default lab.runner._environment)
+    bench: the path to the store (lab.bench.Bench); default: a Bench on ``store`` with ``budget``.
+        Tests inject a Bench with a fake measure and environment.
+    store: without ``bench``: a Store, a path, None (session only) or DEFAULT_STORE (lab.store.default_path())
+    budget: without ``bench``: a Budget or its name (default 'quick')
     figure_dir: where "save figure" / "export rows" write (default data/results/figures/)
     debounce_s: quiet time after a slider moves before measuring
     autostart: measure the initial selection at once
     **values: initial control values (lab.dashboard.controls.CONTROLS); a bad one is a ValueError
     """
 
-    def __init__(self, runner=None, store=DEFAULT_STORE, *, budget: Budget | None = None, environment=None,
+    def __init__(self, bench: Bench | None = None, store=DEFAULT_STORE, *, budget: Budget | str = "quick",
                  figure_dir=FIGURE_DIR, debounce_s: float = 0.3, autostart: bool = True, dpi: float = 72,
                  **values):
         controls.configs_from_controls(values)  # unknown names and bad values: ValueError naming them
@@ -73,9 +70,8 @@ class Dashboard:
         # worker redraws. Freezing what exists now leaves those to the permanent generation
         # (measured: worst pause 155 ms -> 45 ms); what the dashboard creates later is collected as usual.
         gc.freeze()
-        self.store = _open_store(store)
-        self.quick = runner is None and budget in (None, QUICK_BUDGET)
-        self.runner = runner or functools.partial(measure, budget=budget or QUICK_BUDGET, store=self.store)
+        self.bench = bench if bench is not None else Bench(store, budget=budget)
+        self.store = self.bench.store
         self.debounce_s = debounce_s
         self.redraws = 0
         self.redraw_log: list[tuple[float, int, float]] = []  # (perf_counter, points, render s) per image update
@@ -90,7 +86,7 @@ class Dashboard:
         self.controls = Controls(values, self._changed)
         self.w = self.controls.w
         self._build(figure_dir)
-        self._worker = Worker(self.runner, self.store, self._on_event, environment or _environment)
+        self._worker = Worker(self.bench, self._on_event)
         if autostart:
             self._submit()
         else:
@@ -103,7 +99,7 @@ class Dashboard:
         self.status = W.Label("").add_class("lab-status")
         self.points = W.Label("0").add_class("lab-points")
         self.error = W.HTML("").add_class("lab-error")
-        self.note = W.HTML(QUICK_NOTE if self.quick else "custom runner or budget").add_class("lab-note")
+        self.note = W.HTML(budget_note(self.bench.budget)).add_class("lab-note")
         # min_width 0: in a narrow output area the plot shrinks (keeping its aspect), rather than
         # squeezing the controls' column under it (an <img>'s flex minimum is its full width).
         self.image = W.Image(format="png", layout=W.Layout(width="900px", min_width="0")).add_class("lab-plot")
@@ -236,7 +232,7 @@ class Dashboard:
         self.error.value = "".join(f"<div style='color:#b00020'>⚠ {html.escape(m)}</div>" for m in self._errors)
 
     def _status(self, text: str) -> None:
-        self.status.value = text + (" · quick mode" if self.quick else "")
+        self.status.value = text + f" · {self.bench.budget.name} budget"
 
     # --- saving ---------------------------------------------------------------------------------
     def _saving(self, save, format: str) -> None:

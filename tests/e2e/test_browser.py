@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+from lab.config import KNOBS  # the widgets are labelled as the knobs are declared
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "00_tour.ipynb"
@@ -152,7 +154,7 @@ def test_dashboard_measures_what_the_user_turns(jupyter_lab, browser, artifacts)
         page.locator(DASHBOARD).scroll_into_view_if_needed()
         _assert_controls_uncovered(page)
 
-        _select_in_dropdown(page, "pruning", PRUNE_METHOD)
+        _select_in_dropdown(page, KNOBS["prune_method"].label, PRUNE_METHOD)
         points = _wait_for_measured(page, points, "fp32", PRUNE_METHOD, 0.5)
 
         handle = page.locator(".lab-sparsity .noUi-handle")
@@ -163,7 +165,7 @@ def test_dashboard_measures_what_the_user_turns(jupyter_lab, browser, artifacts)
         readout = page.locator(".lab-sparsity .widget-readout").inner_text()
         assert readout.strip() == "0.60", f"sparsity slider shows {readout!r} after {SLIDER_STEPS} ArrowRight"
 
-        _select_in_dropdown(page, "quant", NEW_QUANT)
+        _select_in_dropdown(page, KNOBS["quant"].label, NEW_QUANT)
         points = _wait_for_measured(page, points, NEW_QUANT, PRUNE_METHOD, 0.6)
 
         rows_after, plot_after = _table_rows(page), _plot_digest(page)

@@ -7,7 +7,7 @@ import pytest
 
 from lab.measure.energy import (
     EnergyUnavailable, GpuUtilizationEstimate, NvmlEnergy, NvmlPowerSampling,
-    choose_source, explain, measure_energy,
+    CpuOnlyEstimate, choose_source, explain, measure_energy,
 )
 from lab.measure.sampling import SampledEnergy
 
@@ -253,12 +253,14 @@ def test_choose_source_no_power_reading_uses_utilization_estimate():
 def test_no_counter_power_utilization_or_tdp_falls_back_to_cpu_side_estimate():
     nvml = FakeNvml(name=b"Mystery GPU", util=10)  # no power limit, not in the table
     src = choose_source("cuda:0", nvml=nvml, cpu_model="Some CPU", watts_per_core=5)
-    assert src.name == "estimate" and src.watts_per_core == 5.0
+    assert isinstance(src, CpuOnlyEstimate) and src.watts_per_core == 5.0
+    assert src.name == "estimate-cpu-only"  # never the label of a complete CPU estimate
     assert src.reason == (
+        "GPU not included: "
         "NVML energy counter not readable: Not Supported (NVMLError_NotSupported); "
         "NVML power reading not readable: Not Supported (NVMLError_NotSupported); "
-        "no TDP for GPU 0 (Mystery GPU): NVML has no power limit and the name is not in the table; "
-        "GPU energy not measured, CPU-side estimate only")
+        "no TDP for GPU 0 (Mystery GPU): NVML has no power limit and the name is not in the table")
+    assert src.note == "estimate-cpu-only: host CPU only, 5.0 W per busy core x process CPU time; " + src.reason
 
 
 def test_library_not_found_falls_back_with_reason():
@@ -266,9 +268,57 @@ def test_library_not_found_falls_back_with_reason():
     with pytest.raises(EnergyUnavailable, match="NVML unavailable: NVML Shared Library Not Found"):
         NvmlPowerSampling(0, nvml=nvml)
     line = explain("cuda:1", nvml=nvml, cpu_model="Some CPU")
-    assert line == ("estimate: NVML unavailable: NVML Shared Library Not Found (NVMLError_LibraryNotFound); "
-                    "GPU energy not measured, CPU-side estimate only; using 10.0 W per busy core: default "
+    assert line == ("estimate-cpu-only: GPU not included: NVML unavailable: NVML Shared Library Not Found "
+                    "(NVMLError_LibraryNotFound); using 10.0 W per busy core: default "
                     "for a CPU not in the table (Some CPU); set LAB_WATTS_PER_CORE to override")
+    src = choose_source("cuda:1", nvml=nvml, cpu_model="Some CPU")
+    assert src.note == ("estimate-cpu-only: host CPU only, 10.0 W per busy core x process CPU time; GPU not "
+                        "included: NVML unavailable: NVML Shared Library Not Found (NVMLError_LibraryNotFound)")
+
+
+def test_pynvml_not_installed_says_gpu_not_included(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_pynvml(name, *args, **kwargs):
+        if name == "pynvml":
+            raise ImportError("No module named 'pynvml'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pynvml)
+    src = choose_source("cuda:0", cpu_model="Some CPU", watts_per_core=4)
+    assert src.name == "estimate-cpu-only"
+    assert src.reason == "GPU not included: NVML unavailable: cannot import pynvml (No module named 'pynvml')"
+
+
+def test_gpu_sources_know_their_power_ceiling():
+    nvml = FakeNvml(energy_mj=0, limit_mw=300_000)
+    assert choose_source("cuda:0", nvml=nvml).max_power_w == 300.0  # default limit, as NVML reports it
+
+    class Capped(FakeNvml):
+        def nvmlDeviceGetEnforcedPowerLimit(self, handle):
+            return 200_000  # capped below the default by an administrator: the cap is the ceiling
+
+    assert choose_source("cuda:0", nvml=Capped(energy_mj=0, limit_mw=300_000)).max_power_w == 200.0
+    assert choose_source("cuda:0", nvml=FakeNvml(energy_mj=0)).max_power_w is None  # no limit readable
+    util = GpuUtilizationEstimate(0, nvml=FakeNvml(util=50), tdp_w=150, background=False)
+    assert util.max_power_w == 150.0  # utilization x TDP never exceeds the TDP
+
+
+def test_power_sampling_reading_checked_against_timing_and_board_limit():
+    nvml = FakeNvml(power_mw=100_000, limit_mw=250_000)
+    clock = Clock()
+
+    def work():  # each call: 0.25 s at 100 W
+        clock.t += 0.25
+
+    src = NvmlPowerSampling(0, nvml=nvml, clock=clock, background=False)
+    r = measure_energy(work, src, clock=clock)
+    assert (r.calls, r.seconds, r.joules, r.max_power_w) == (4, 1.0, 100.0, 250.0)
+    assert r.check(latency_ms_mean=250.0).inconsistent is False
+    late = r.check(latency_ms_mean=2.5)  # timed calls 100x faster than the window's: 10 kW implied
+    assert late.inconsistent and late.implied_power_w == 10_000.0
+    assert late.note.endswith("; 10000 W is above 1.5x the source's ceiling of 250 W")
 
 
 def test_old_pynvml_without_a_function_is_a_reason_not_a_crash():

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -42,3 +44,91 @@ def test_model_size_is_the_weights_as_stored():
 def test_cuda_peak_reads_a_known_allocation():
     peak = memory.peak_mib(lambda: torch.ones(32 * memory.MIB // 4, device="cuda"), "cuda:0")
     assert 32 <= peak <= 34
+
+
+# Which method measured, and machines without /proc (macOS, Windows).
+
+def _linux_high_water_mark_works():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def no_proc(monkeypatch, tmp_path):
+    """A machine without /proc: both files the Linux method reads are missing."""
+    monkeypatch.setattr(memory, "_STATUS_PATH", str(tmp_path / "proc" / "self" / "status"))
+    monkeypatch.setattr(memory, "_CLEAR_REFS_PATH", str(tmp_path / "proc" / "self" / "clear_refs"))
+
+
+def test_linux_reads_the_high_water_mark():
+    if not _linux_high_water_mark_works():
+        pytest.skip("needs a writable /proc/self/clear_refs (Linux)")
+    result = memory.peak(lambda: torch.ones(64 * memory.MIB // 4))
+    assert result.method == "vmhwm"
+    assert 63.5 <= result.mib <= 68
+    assert result.as_row() == {"peak_mem_mib": result.mib, "peak_mem_method": "vmhwm"}
+
+
+def test_without_proc_a_value_and_its_method_come_back(no_proc):
+    kept = []
+    result = memory.peak(lambda: kept.append(torch.ones(64 * memory.MIB // 4)))  # still resident at the end
+    assert len(kept) == 1                                   # called exactly once
+    assert result.method in ("rss-sampling", "maxrss-growth")
+    if result.method == "rss-sampling":                     # psutil here, or the OS through ctypes
+        assert 63.5 <= result.mib <= 68
+
+
+def test_sampling_sees_a_peak_that_is_gone_by_the_end(no_proc, monkeypatch):
+    import threading
+
+    base = 100 * memory.MIB
+    state = {"rss": base}
+    seen_high = threading.Event()
+
+    def fake_rss():
+        value = state["rss"]
+        if value > base:
+            seen_high.set()
+        return value
+
+    def transient_64_mib():
+        state["rss"] = base + 64 * memory.MIB
+        assert seen_high.wait(5.0)                          # the sampler read it while it lasted
+        state["rss"] = base
+
+    monkeypatch.setattr(memory, "_RSS_READERS", (fake_rss,))
+    assert memory.peak(transient_64_mib) == memory.PeakMemory(64.0, "rss-sampling")
+
+
+def test_max_rss_growth_is_the_last_resort(no_proc, monkeypatch):
+    readings = iter([100 * memory.MIB, 150 * memory.MIB, 150 * memory.MIB, 150 * memory.MIB])
+    monkeypatch.setattr(memory, "_RSS_READERS", ())
+    monkeypatch.setattr(memory, "_max_rss_bytes", lambda: next(readings))
+    assert memory.peak(lambda: None) == memory.PeakMemory(50.0, "maxrss-growth")   # a lower bound
+    unchanged = memory.peak(lambda: None)                   # did not raise the lifetime peak: unknown
+    assert math.isnan(unchanged.mib) and unchanged.method == "maxrss-growth"
+
+
+def test_no_method_at_all_gives_nan_not_an_exception(no_proc, monkeypatch):
+    def no_getrusage():
+        raise ImportError("no resource module")
+
+    monkeypatch.setattr(memory, "_RSS_READERS", ())
+    monkeypatch.setattr(memory, "_max_rss_bytes", no_getrusage)
+    calls = []
+    result = memory.peak(lambda: calls.append(1))
+    assert calls == [1]
+    assert math.isnan(result.mib) and result.method == "unavailable"
+    assert math.isnan(memory.peak_mib(lambda: None))
+    with pytest.raises(OSError, match="unavailable"):
+        memory.cpu_peak_bytes(lambda: None)
+
+
+def test_the_calls_own_error_still_propagates(no_proc, monkeypatch):
+    monkeypatch.setattr(memory, "_RSS_READERS", ())
+    with pytest.raises(ZeroDivisionError):
+        memory.peak(lambda: 1 / 0)

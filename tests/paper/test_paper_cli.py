@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+from helpers import assert_one_error_line
 from paper_rows import make_rows, make_sensitivity
 
 from lab.cli import BadInput, _Parser
@@ -28,13 +29,6 @@ def run(*argv):
     out, err = io.StringIO(), io.StringIO()
     code = paper_cli.cmd_figures(args, out, err)
     return code, out.getvalue(), err.getvalue()
-
-
-def bad(code, out, err, *words):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
-    for word in words:
-        assert word in err, err
 
 
 @pytest.fixture
@@ -94,35 +88,39 @@ def test_figures_from_the_store_with_a_query(tmp_path, store):
 
 
 def test_a_bad_query_is_one_line(tmp_path, store):
-    bad(*run("--store", str(store), "--query", "quant ==", "--out", str(tmp_path / "o")), "--query", "pandas query")
-    bad(*run("--store", str(store), "--query", "nosuchcolumn > 1", "--out", str(tmp_path / "o")), "nosuchcolumn")
+    assert_one_error_line(*run("--store", str(store), "--query", "quant ==", "--out", str(tmp_path / "o")),
+                          "--query", "pandas query")
+    assert_one_error_line(*run("--store", str(store), "--query", "nosuchcolumn > 1", "--out", str(tmp_path / "o")),
+                          "nosuchcolumn")
 
 
 def test_no_rows_match(tmp_path, store):
-    bad(*run("--store", str(store), "--query", "quant == 'fp4'", "--out", str(tmp_path / "o")), "matches no rows")
+    assert_one_error_line(*run("--store", str(store), "--query", "quant == 'fp4'", "--out", str(tmp_path / "o")),
+                          "matches no rows")
     assert not (tmp_path / "o").exists()
 
 
 def test_missing_results_tell_the_user_to_sweep(tmp_path, study):
     (study.parent / "synthetic" / "rows.jsonl").unlink()
-    bad(*run(str(study), "--out", str(tmp_path / "o")), "python -m lab sweep")
+    assert_one_error_line(*run(str(study), "--out", str(tmp_path / "o")), "python -m lab sweep")
 
 
 def test_missing_study_or_store_file(tmp_path):
-    bad(*run(str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")), "does not exist")
-    bad(*run("--store", str(tmp_path / "nope.sqlite"), "--out", str(tmp_path / "o")), "does not exist")
+    assert_one_error_line(*run(str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")), "does not exist")
+    assert_one_error_line(*run("--store", str(tmp_path / "nope.sqlite"), "--out", str(tmp_path / "o")),
+                          "does not exist")
     assert not (tmp_path / "nope.sqlite").exists()  # not created as an empty store
 
 
 def test_study_and_store_together_or_neither(tmp_path, study, store):
-    bad(*run(str(study), "--store", str(store), "--out", str(tmp_path / "o")), "not both")
-    bad(*run("--out", str(tmp_path / "o")), "study file")
+    assert_one_error_line(*run(str(study), "--store", str(store), "--out", str(tmp_path / "o")), "not both")
+    assert_one_error_line(*run("--out", str(tmp_path / "o")), "study file")
 
 
 def test_unwritable_out(tmp_path, store):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    bad(*run("--store", str(store), "--out", str(blocker / "figs")), "--out", "writable")
+    assert_one_error_line(*run("--store", str(store), "--out", str(blocker / "figs")), "--out", "writable")
 
 
 def test_bad_format_is_a_parse_error():

@@ -52,7 +52,7 @@ def test_latex_escapes_percent_ampersand_and_underscore():
 
 def test_markdown_has_header_separator_and_one_line_per_configuration(rows):
     md = to_markdown(results_table(rows)).splitlines()
-    assert md[0].startswith("| model | scheme |") and "latency p50 (ms)" in md[0]
+    assert md[0].startswith("| model | pruning | sparsity |") and "latency p50 (ms)" in md[0]  # the knobs' order and labels
     assert set(md[1]) <= set("|:-") and md[1].count("|") == md[0].count("|")
     assert len(md) == 2 + 12
     assert any("| int8_dynamic |" in line for line in md)

@@ -1,5 +1,6 @@
 """Recovery fine-tuning: pruned zeros stay zero, accuracy comes back, inference mode, time budget, seeds."""
 import copy
+import time
 
 import pytest
 import torch
@@ -47,7 +48,7 @@ def test_finetune_restores_accuracy_after_pruning_and_keeps_zeros(trained):
     assert accuracy(model) < 0.6  # random pruning at 90 % wrecks it
     result = finetune(model, TRAIN, 10, lr=1e-2)
     assert accuracy(model) > 0.95
-    assert result["finetune_epochs_done"] == 10 and result["finetune_s"] > 0
+    assert result == {"finetune_epochs_done": 10}  # it changes the model; the runner measures it
     for layer, was_zero, old in zip((model[0], model[2], model[4]), pruned_zeros, before):
         assert bool((layer.weight[was_zero] == 0).all())  # pruned stay pruned
         assert not torch.equal(layer.weight[~was_zero], old[~was_zero])  # the rest trained
@@ -78,9 +79,10 @@ def test_finetune_trains_batchnorm_in_train_mode_and_returns_eval():
 
 def test_finetune_stops_when_out_of_time():
     model = mlp()
+    started = time.perf_counter()
     result = finetune(model, TRAIN, 50, batch_size=8, max_seconds=0.0)
     assert result["finetune_epochs_done"] == 0  # stopped after the first batch: a partial epoch doesn't count
-    assert result["finetune_s"] < 5
+    assert time.perf_counter() - started < 5
 
 
 def test_finetune_is_deterministic_for_a_seed():

@@ -9,9 +9,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from lab.models.digits import DigitsCNN
+from lab.sensitivity import scan
 from lab.transforms import Unsupported, semi_structured
-from lab.transforms.prune import METHODS, accelerate, prunable_layers, prune, sensitivity_scan, sparsity_report
-
+from lab.transforms import prune as prune_module
+from lab.transforms.prune import (METHODS, accelerate, coverage, nonzero_by_type, prunable_layers, prune,
+                                  sparsity_report)
 
 
 def mlp():
@@ -184,14 +187,12 @@ def test_structured_leaves_the_output_layer_and_the_callers_model_alone():
     assert model.conv1.out_channels == 16  # pruned a copy
 
 
-def test_structured_transformer_prunes_only_the_mlp_or_says_unsupported():
+def test_structured_transformer_prunes_only_the_mlp():
+    # torch-pruning (1.6) prunes nn.TransformerEncoderLayer's MLP; if a version stops doing so, this
+    # fails with its Unsupported reason rather than passing without checking anything.
     model, x = TinyTransformer().eval(), torch.randint(0, 50, (2, 7))
     expected = model(x).shape
-    try:
-        pruned = prune(model, "structured", 0.5, example_input=x, device="cpu")
-    except Unsupported as exc:
-        assert str(exc)  # a reason, not a crash
-        return
+    pruned = prune(model, "structured", 0.5, example_input=x, device="cpu")
     assert pruned(x).shape == expected
     assert params(pruned) < params(model)
     for layer in pruned.encoder.layers:  # attention and the residual width are kept whole
@@ -341,7 +342,7 @@ def test_sensitivity_scan_has_a_row_per_layer_and_sparsity():
 
     before = copy.deepcopy(model.state_dict())
     steps = []
-    frame = sensitivity_scan(model, evaluate, sparsities=(0.0, 0.5, 0.9), on_step=lambda d, t: steps.append((d, t)))
+    frame = scan(model, evaluate, sparsities=(0.0, 0.5, 0.9), on_step=lambda d, t: steps.append((d, t)))
     assert list(frame.columns) == ["layer", "sparsity", "accuracy", "params"]
     assert frame.shape == (3 * 3, 4)
     assert sorted(set(frame["layer"])) == ["0", "2", "4"]
@@ -366,3 +367,92 @@ def test_unknown_method_is_a_value_error_listing_the_allowed_ones():
         assert name in str(info.value)
     assert list(METHODS) == ["none", "unstructured", "unstructured-global", "random", "random-global",
                              "structured", "2:4"]
+
+
+# --- facts on each method's entry -------------------------------------------------------------------
+
+def test_supported_is_the_entrys_reason_and_says_why():
+    assert prune_module.supported("2:4", "cpu") == ("2:4 semi-structured sparsity needs a CUDA GPU of compute "
+                                                    "capability 8.0 or newer (Ampere); this device is cpu")
+    for name, method in METHODS.items():
+        for device in ("cpu", "cuda", "mps"):
+            assert prune_module.supported(name, device) == method.reason(device)
+        assert method.reason("cpu") is None or name == "2:4"
+        assert method.sparsity_means  # every method says what its sparsity knob counts
+    with pytest.raises(ValueError, match=r"^prune_method='magic' is not allowed: one of none, "):
+        prune_module.supported("magic", "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_2_4_on_cuda_without_a_gpu_says_torch_sees_none():
+    assert prune_module.supported("2:4", "cuda").endswith("; torch sees no CUDA device on this machine")
+
+
+def test_a_method_with_a_device_list_refuses_other_devices():
+    method = prune_module.PruneMethod("gpu-only", "test", lambda m, s, **_: m, "test", device_types=("cuda",))
+    assert method.reason("mps") == "prune_method=gpu-only does not run on mps (it runs on cuda)"
+
+
+# --- coverage: what pruning really removed ----------------------------------------------------------
+
+# DigitsCNN (the digits-cnn architecture, untrained): Conv 1->32->64->64 (3x3, no bias), BatchNorm2d after
+# each, Linear 64->10. Nonzero parameters by type (a fresh BatchNorm's shift is zero: only its scale counts):
+CNN_CONV = 1 * 32 * 9 + 32 * 64 * 9 + 64 * 64 * 9    # 55584
+CNN_BN = 32 + 64 + 64                                 # 160
+CNN_LINEAR = 64 * 10 + 10                             # 650
+CNN_PARAMS = CNN_CONV + CNN_BN + CNN_LINEAR           # 56394
+# FLOPs of one 8x8 sample: 2 x Cin x Cout x 9 per pixel per conv, + 2 x 64 x 10 for the Linear.
+CNN_FLOPS = 2 * 64 * 9 * (1 * 32 + 32 * 64 + 64 * 64) + 2 * 64 * 10
+
+
+def digits_cnn():
+    torch.manual_seed(0)
+    return DigitsCNN().eval()
+
+
+def test_nonzero_by_type_leaves_out_zeros_the_model_starts_with():
+    assert nonzero_by_type(digits_cnn()) == {"Conv2d": CNN_CONV, "BatchNorm2d": CNN_BN, "Linear": CNN_LINEAR}
+
+
+def test_structured_half_removes_three_quarters_of_digits_cnn():
+    # sparsity 0.5 = half of each layer's channels (32, 64, 64 -> 16, 32, 32); the next layer loses the
+    # matching inputs, so about 1 - 0.5^2 of the weights go, while sparsity_reached reads 0.0.
+    model, x = digits_cnn(), torch.randn(1, 1, 8, 8)
+    before, flops_before = nonzero_by_type(model), flops(model, x)
+    assert flops_before == CNN_FLOPS
+    pruned = prune(model, "structured", 0.5, example_input=x, device="cpu")
+    conv_after = 1 * 16 * 9 + 16 * 32 * 9 + 32 * 32 * 9   # 13968
+    bn_after, linear_after = 16 + 32 + 32, 32 * 10 + 10    # nonzero: the scales; the shifts are still 0
+    flops_after = 2 * 64 * 9 * (1 * 16 + 16 * 32 + 32 * 32) + 2 * 32 * 10
+    report = coverage(before, pruned, flops_before, flops(pruned, x))
+    assert report == {
+        "params_removed_frac": 1 - (conv_after + bn_after + linear_after) / CNN_PARAMS,
+        "flops_removed_frac": 1 - flops_after / CNN_FLOPS,
+        "pruned_by_type": {"Conv2d": 1 - conv_after / CNN_CONV, "BatchNorm2d": 0.5,
+                           "Linear": 1 - linear_after / CNN_LINEAR},
+        "zero_by_type": {"Conv2d": 0.0, "BatchNorm2d": 0.5, "Linear": 0.0}}  # BN: its zero shifts
+    assert round(report["params_removed_frac"], 4) == 0.7450 and round(report["flops_removed_frac"], 4) == 0.7487
+    assert sparsity_report(pruned)["sparsity_reached"] == 0.0  # the zero count alone says nothing happened
+
+
+def test_unstructured_half_zeros_the_prunable_weights_and_saves_no_flops():
+    model, x = digits_cnn(), torch.randn(1, 1, 8, 8)
+    before = nonzero_by_type(model)
+    pruned = prune(model, "unstructured", 0.5, device="cpu")  # in place: hence nonzero_by_type first
+    zeroed = CNN_CONV // 2 + 640 // 2  # half of each conv and Linear weight (the biases stay)
+    report = coverage(before, pruned, CNN_FLOPS, flops(pruned, x))
+    assert report == {"params_removed_frac": zeroed / CNN_PARAMS, "flops_removed_frac": 0.0,
+                      "pruned_by_type": {"Conv2d": 0.5, "BatchNorm2d": 0.0, "Linear": 320 / CNN_LINEAR},
+                      "zero_by_type": {"Conv2d": 0.5, "BatchNorm2d": 0.5, "Linear": 320 / CNN_LINEAR}}
+
+
+def test_coverage_takes_a_model_or_a_count_and_missing_flops():
+    base, pruned = digits_cnn(), prune(digits_cnn(), "unstructured", 0.5, device="cpu")
+    from_model = coverage(base, pruned)
+    assert from_model == coverage(nonzero_by_type(base), pruned)
+    assert from_model["flops_removed_frac"] is None  # no FLOP counts given: unknown, not 0
+    from_count = coverage(sparsity_report(base)["nonzero_params"], pruned, CNN_FLOPS, None)
+    assert from_count["params_removed_frac"] == from_model["params_removed_frac"]
+    assert from_count["pruned_by_type"] is None and from_count["flops_removed_frac"] is None
+    with pytest.raises(ValueError, match=r"^before='lots' is not allowed"):
+        coverage("lots", pruned)

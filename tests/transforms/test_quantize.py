@@ -185,8 +185,14 @@ def test_int8_static_without_calibration_is_unsupported():
 
 
 def test_int8_static_calibrates_with_one_sample_and_tolerates_eval():
-    model, _ = quantized("int8-static", mlp(), inputs((64,), 1, seed=1), calibration=inputs((64,), 1, seed=2))
+    base, x = mlp(), inputs((64,), 1, seed=1)
+    model, _ = quantized("int8-static", copy.deepcopy(base), x, calibration=x)  # one sample (export needs 2)
+    scales = activation_scales(model)
+    assert len(scales) == 3 and all(math.isfinite(s) and s > 0 for s in scales)  # one per Linear's input
     model.eval()  # an exported graph would raise here; the lab may call it
+    with torch.inference_mode():
+        y = model(x)  # still runs after eval(), and is calibrated on exactly this sample's range
+    assert y.shape == (1, 10) and sqnr_db(base(x), y) >= MIN_SQNR_DB["int8-static"]
 
 
 def test_cast_input_follows_the_scheme():
@@ -214,3 +220,108 @@ def test_every_cpu_scheme_runs_quietly():
     done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+# --- facts on each scheme's entry -------------------------------------------------------------------
+
+def test_every_scheme_states_its_precision_and_bytes_per_weight():
+    assert {n: s.bytes_per_weight for n, s in q.SCHEMES.items()} == {
+        "fp32": 4, "bf16": 2, "fp16": 2, "int8-dynamic": 1, "int8-dynamic-torchao": 1, "int8-weight-only": 1,
+        "int4-weight-only": 0.5, "int8-static": 1, "fp8": 1}
+    assert {n: (s.precision(), s.precision(compiled=True)) for n, s in q.SCHEMES.items()} == {
+        "fp32": ("fp32", "fp32"), "bf16": ("bf16", "bf16"), "fp16": ("fp16", "fp16"),
+        "int8-dynamic": ("int8", "int8"), "int8-dynamic-torchao": ("int8", "int8"),
+        "int8-weight-only": ("fp32", "fp32"),   # weights dequantized into an fp32 matmul
+        "int4-weight-only": ("bf16", "bf16"),   # ... into a bf16 one
+        "int8-static": ("fp32", "int8"),        # eager: fp32 matmuls between (de)quantize ops
+        "fp8": ("fp8", "fp8")}
+
+
+def test_a_scheme_must_state_its_facts():
+    with pytest.raises(TypeError, match="compute_precision"):
+        q.Scheme("x", torch.float32, ("cpu",), lambda m, ctx: m, bytes_per_weight=1)
+    with pytest.raises(ValueError, match="^compute_precision='int3' is not allowed: one of fp32, "):
+        q.Scheme("x", torch.float32, ("cpu",), lambda m, ctx: m, compute_precision="int3", bytes_per_weight=1)
+
+
+def test_supported_is_the_entrys_reason():
+    for name, scheme in q.SCHEMES.items():
+        for device in ("cpu", "cuda", "mps"):
+            assert q.supported(name, device) == scheme.reason(device)
+    assert q.SCHEMES["int8-dynamic"].reason("cuda:1") == "quant=int8-dynamic does not run on cuda (it runs on cpu)"
+
+
+# --- coverage: what was really quantized ------------------------------------------------------------
+
+# mlp(): Linear 64->256, 256->256, 256->10; weights and biases by count.
+MLP_WEIGHTS = (64 * 256, 256 * 256, 256 * 10)
+MLP_PARAMS = sum(MLP_WEIGHTS) + 256 + 256 + 10  # 85002
+
+
+@pytest.mark.parametrize("name, quantized_weights", [
+    ("fp32", 0), ("bf16", 0), ("fp16", 0),
+    ("int8-dynamic", sum(MLP_WEIGHTS)), ("int8-dynamic-torchao", sum(MLP_WEIGHTS)),
+    ("int8-weight-only", sum(MLP_WEIGHTS)), ("int8-static", sum(MLP_WEIGHTS)),
+    # 10 output features: not a multiple of 16, so int4 leaves the output layer in bf16
+    ("int4-weight-only", MLP_WEIGHTS[0] + MLP_WEIGHTS[1])])
+def test_coverage_counts_the_weights_each_scheme_really_quantized(name, quantized_weights):
+    model, _ = quantized(name, mlp(), inputs((64,), 4, seed=1), calibration=inputs((64,), 64, seed=2))
+    report = q.coverage(model)
+    assert report["quantized_frac"] == quantized_weights / MLP_PARAMS  # biases stay float in every scheme
+    assert report["quantized_by_type"] == {"Linear": quantized_weights / MLP_PARAMS}
+
+
+def cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10)).eval()
+
+
+def test_coverage_by_layer_type_on_a_conv_model():
+    x = inputs((1, 8, 8), 4, seed=1)
+    conv, bn, linear = 16 * 9 + 16, 16 + 16, 16 * 32 + 32 + 32 * 10 + 10  # 160, 32, 874
+    dynamic, _ = quantized("int8-dynamic", cnn(), x)  # torch.ao: nn.Linear only
+    assert q.coverage(dynamic) == {"quantized_frac": (16 * 32 + 32 * 10) / (conv + bn + linear),
+                                   "quantized_by_type": {"Conv2d": 0.0, "BatchNorm2d": 0.0,
+                                                         "Linear": (16 * 32 + 32 * 10) / linear}}
+    # PT2E folds the BatchNorm into the conv (its weights, plus a new bias) and quantizes both layers' weights.
+    static, _ = quantized("int8-static", cnn(), x, calibration=inputs((1, 8, 8), 64, seed=2))
+    assert q.coverage(static) == {"quantized_frac": (16 * 9 + 16 * 32 + 32 * 10) / (conv + linear),
+                                  "quantized_by_type": {"Conv2d": 144 / 160, "Linear": (16 * 32 + 32 * 10) / linear}}
+
+
+def test_coverage_of_a_transformer_leaves_attention_in_float():
+    model, _ = quantized("int8-dynamic", TinyEncoderClassifier(), inputs((16, 64), 2, seed=1))
+    report = q.coverage(model)
+    # Per layer: MHA in_proj 12288 + 192, out_proj 4096 + 64, linear1 8192 + 128, linear2 8192 + 64, norms 256;
+    # plus the head 640 + 10. Quantized: linear1, linear2 and head weights.
+    total = 2 * (12288 + 192 + 4096 + 64 + 8192 + 128 + 8192 + 64 + 256) + 650
+    assert report["quantized_frac"] == (2 * (8192 + 8192) + 640) / total
+    assert report["quantized_by_type"] == {
+        "MultiheadAttention": 0.0, "NonDynamicallyQuantizableLinear": 0.0, "LayerNorm": 0.0,
+        "Linear": (2 * (8192 + 8192) + 640) / (2 * (8192 + 128 + 8192 + 64) + 650)}
+
+
+def test_is_quantized_recognises_each_form():
+    from lab.transforms.quantize_coverage import is_quantized
+
+    assert not is_quantized(torch.randn(4, 4)) and not is_quantized(nn.Parameter(torch.randn(4, 4)))
+    assert is_quantized(torch.quantize_per_tensor(torch.randn(4, 4), 0.1, 0, torch.qint8))
+    assert is_quantized(torch.zeros(4, 4, dtype=torch.int8))
+    model, _ = quantized("int8-weight-only", mlp(), inputs((64,), 2, seed=1))
+    assert is_quantized(model[0].weight) and not is_quantized(model[0].bias)  # torchao's Int8Tensor
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, quantized_weights", [
+    ("int8-weight-only", sum(MLP_WEIGHTS)),
+    # tinygemm takes in_features that are multiples of 128: not the 64-wide first layer
+    ("int4-weight-only", MLP_WEIGHTS[1] + MLP_WEIGHTS[2]),
+    # torch._scaled_mm needs both dims multiples of 16: not the 10-wide output layer
+    ("fp8", MLP_WEIGHTS[0] + MLP_WEIGHTS[1])])
+def test_coverage_of_the_cuda_schemes(name, quantized_weights):
+    if q.supported(name, "cuda") is not None:
+        pytest.skip(q.supported(name, "cuda"))
+    model = q.quantize(mlp().cuda(), name, "cuda")
+    assert q.coverage(model) == {"quantized_frac": quantized_weights / MLP_PARAMS,
+                                 "quantized_by_type": {"Linear": quantized_weights / MLP_PARAMS}}

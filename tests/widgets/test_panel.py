@@ -1,0 +1,213 @@
+"""lab.widgets.panel: the Dashboard, headless, driven end to end with a fake runner."""
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from lab.bench import Bench
+from lab.store import Store
+from lab.widgets import Dashboard, configs_from_controls
+
+
+SPEED = {"fp32": 1.0, "bf16": 0.5, "int8-dynamic": 0.3}
+
+
+class FakeRunner:
+    """Rows with known numbers; optionally blocks (gate) or fails (fail) for chosen configs."""
+
+    def __init__(self, gate=None, fail=None, error=None):
+        self.calls, self.gate, self.fail, self.error = [], gate, fail, error
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, config):
+        self.calls.append(config)
+        if self.gate and self.gate(config):
+            self.entered.set()
+            assert self.release.wait(10)
+        if self.fail and self.fail(config):
+            raise RuntimeError(f"fake failure at batch {config.batch_size}")
+        k = SPEED.get(config.quant, 2.0)
+        lat = k * config.batch_size
+        return {"latency_ms_p50": lat, "latency_ms_p90": 1.1 * lat, "latency_ms_p99": 1.2 * lat,
+                "throughput_sps": config.batch_size / lat * 1e3, "peak_mem_mib": 0.1 * config.batch_size,
+                "energy_mj_per_sample": k, "energy_source": "estimate", "accuracy": 0.9 + 0.01 * k,
+                "metric": "accuracy", "samples": 10, "noisy": False,
+                "error": self.error(config) if self.error else None}
+
+    def measured(self):
+        return [(c.quant, c.batch_size) for c in self.calls]
+
+
+@pytest.fixture
+def panel(tmp_path):
+    made = []
+
+    def make(runner, **kwargs):
+        kwargs.setdefault("store", Store(tmp_path / "store.sqlite"))
+        kwargs.setdefault("batch_sizes", (1, 8))
+        bench = Bench(kwargs.pop("store"), budget="quick", environment=kwargs.pop("environment", None),
+                      measure=lambda config, budget, **_: runner(config))
+        dash = Dashboard(bench, debounce_s=kwargs.pop("debounce_s", 0.05), **kwargs)
+        made.append(dash)
+        return dash
+
+    yield make
+    for dash in made:
+        dash.close()
+
+
+def test_a_toggle_measures_in_the_background_commits_rows_and_redraws(panel, tmp_path):
+    runner = FakeRunner(gate=lambda c: c.quant == "bf16")
+    dash = panel(runner)
+    assert dash.wait(20)
+    first = bytes(dash.image.value)
+    assert first.startswith(b"\x89PNG") and dash.points.value == "2"
+    started = time.perf_counter()
+    dash.set(quant="bf16")                              # returns at once: the runner is blocked
+    assert time.perf_counter() - started < 1.0 and runner.entered.wait(5)
+    assert not dash.wait(0.05)
+    runner.release.set()
+    assert dash.wait(20)
+    assert bytes(dash.image.value) != first
+    assert runner.measured() == [("fp32", 1), ("fp32", 8), ("bf16", 1), ("bf16", 8)]
+    assert len(Store(tmp_path / "store.sqlite")) == 4   # every row committed as measured
+    assert dash.points.value == "4" and list(dash.rows["quant"]) == ["fp32", "fp32", "bf16", "bf16"]
+    assert "done" in dash.status.value and "quick mode" not in dash.status.value
+
+
+def test_points_appear_one_by_one(panel):
+    runner = FakeRunner()
+    seen = []
+    dash = panel(runner, batch_sizes=(1, 2, 4), autostart=False)
+    dash.image.observe(lambda change: seen.append(len(runner.calls)), names="value")
+    dash.set(quant="bf16")
+    assert dash.wait(20)
+    assert seen == [0, 1, 2, 3]    # the empty axes, then a redraw after each configuration
+    assert [entry[1] for entry in dash.redraw_log] == [0, 1, 2, 3]
+
+
+def test_a_second_toggle_cancels_the_stale_work(panel):
+    runner = FakeRunner(gate=lambda c: c.quant == "fp32" and c.batch_size == 1)
+    states = []
+    dash = panel(runner, batch_sizes=(1, 2, 4), autostart=False)
+    dash.image.observe(lambda change: states.append(tuple(dash.rows.get("quant", ()))), names="value")
+    dash.set(quant="fp32")
+    assert runner.entered.wait(5)
+    dash.set(quant="bf16")                                # while fp32 batch 1 is in flight
+    runner.release.set()
+    assert dash.wait(20)
+    assert runner.measured() == [("fp32", 1), ("bf16", 1), ("bf16", 2), ("bf16", 4)]
+    assert ("fp32",) not in states                        # the stale row was never drawn as the selection
+    assert states[-1] == ("fp32", "bf16", "bf16", "bf16")  # but it is kept (and stored): it was measured
+    assert dash.shown == [c.config_id for c in configs_from_controls(dash.values())]
+
+
+def test_a_configuration_measured_before_comes_from_the_store(panel, tmp_path):
+    runner = FakeRunner()
+    dash = panel(runner)
+    assert dash.wait(20)
+    dash.set(quant="bf16")
+    assert dash.wait(20)
+    before, image = len(runner.calls), bytes(dash.image.value)
+    dash.set(quant="fp32")                                 # toggle back
+    assert dash.wait(20)
+    assert len(runner.calls) == before and bytes(dash.image.value) != image
+    assert "0 measured, 2 stored before" in dash.status.value
+    fresh = FakeRunner()                                   # a new panel (a new kernel) on the same store
+    again = panel(fresh, quant="bf16")
+    assert again.wait(20)
+    assert fresh.calls == [] and list(again.rows["from_store"]) == [True, True]
+
+
+def test_runner_errors_and_error_rows_show_in_the_panel(panel):
+    runner = FakeRunner(fail=lambda c: c.batch_size == 8,
+                        error=lambda c: "unsupported: no int8 here" if c.quant == "int8-dynamic" else None)
+    dash = panel(runner)
+    assert dash.wait(20)
+    assert "fake failure at batch 8" in dash.error.value and "RuntimeError" in dash.error.value
+    assert dash.points.value == "1"
+    dash.set(quant="int8-dynamic", batch_sizes=(1,))
+    assert dash.wait(20)
+    assert "unsupported: no int8 here" in dash.error.value and "fake failure" not in dash.error.value
+    dash.set(quant="fp32")                                 # errors clear with a new selection
+    assert dash.wait(20) and dash.error.value == ""
+
+
+def test_options_this_hardware_cannot_run_are_shown_with_the_reason_and_refused(panel):
+    runner = FakeRunner()
+    dash = panel(runner, autostart=False)
+    labels = dict((v, k) for k, v in dash.w["quant"].options)
+    assert labels["fp32"] == "fp32" and labels["fp8"].startswith("fp8 — ✕")
+    assert dict((v, k) for k, v in dash.w["prune_method"].options)["2:4"].startswith("2:4 — ✕")
+    dash.w["quant"].value = "fp8"                          # as a click in the dropdown
+    assert dash.wait(5)
+    assert "fp8" in dash.error.value and "compute capability" in dash.error.value
+    assert "not measured" in dash.status.value
+    dash.w["quant"].value = "fp32"
+    dash.w["prune_method"].value = "2:4"
+    assert dash.wait(5) and "2:4" in dash.error.value
+    assert dash.w["sparsity"].value == 0.5 and dash.w["sparsity"].disabled
+    assert all(c.prune_method != "2:4" and c.quant != "fp8" for c in runner.calls)
+
+
+def test_int8_dynamic_is_refused_on_a_gpu(panel, fake_gpu):
+    runner = FakeRunner()
+    dash = panel(runner, autostart=False)
+    dash.set(device="cuda:0", quant="int8-dynamic")
+    assert dash.wait(5)
+    assert runner.calls == [] and "int8-dynamic" in dash.error.value
+    assert dict((v, k) for k, v in dash.w["quant"].options)["int8-dynamic"].startswith("int8-dynamic — ✕")
+    assert dash.w["threads"].disabled
+
+
+def test_slider_drags_are_debounced(panel):
+    runner = FakeRunner()
+    dash = panel(runner, batch_sizes=(1,), prune_method="unstructured", autostart=False, debounce_s=0.2)
+    for value in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+        dash.w["sparsity"].value = value
+        time.sleep(0.01)
+    assert dash.wait(20)
+    assert [(c.sparsity, c.batch_size) for c in runner.calls] == [(0.4, 1)]
+
+
+def test_set_rejects_bad_values_naming_the_field(panel):
+    dash = panel(FakeRunner(), autostart=False)
+    with pytest.raises(ValueError, match="^colour="):
+        dash.set(colour="red")
+    with pytest.raises(ValueError, match="^batch_sizes="):
+        dash.set(batch_sizes=(3,))
+    with pytest.raises(ValueError, match="^quant="):
+        dash.set(quant="int3")
+
+
+def test_save_figure_export_rows_display_and_css_hooks(panel, tmp_path):
+    dash = panel(FakeRunner())
+    assert dash.wait(20)
+    svg = dash.save_figure("svg", folder=tmp_path / "figs")
+    assert svg.read_bytes().lstrip().startswith(b"<?xml") and svg.with_suffix(".csv").exists()
+    parquet = dash.export_rows("parquet", folder=tmp_path / "figs")
+    assert len(pd.read_parquet(parquet)) == 2
+    with pytest.raises(ValueError, match="^format="):
+        dash.save_figure("jpeg", folder=tmp_path)
+    assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
+    for widget, css in ((dash.image, "lab-plot"), (dash.w["sparsity"], "lab-sparsity"),
+                        (dash.w["quant"], "lab-quant"), (dash.error, "lab-error"), (dash.status, "lab-status"),
+                        (dash.points, "lab-points")):
+        assert css in widget._dom_classes
+
+
+def test_the_default_dashboard_measures_through_a_quick_bench_on_its_store(tmp_path):
+    from lab import bench as bench_module
+    from lab.budget import Budget
+
+    store = Store(tmp_path / "s.sqlite")
+    dash = Dashboard(store=store, autostart=False)
+    try:
+        assert dash.bench.store is store and dash.bench.budget == Budget.named("quick")
+        assert dash.bench._measure is bench_module.default_measure
+        # The note is written from the budget itself, never restated by hand.
+        assert f"≥{Budget.named('quick').timing.min_runs} timed runs" in dash.note.value
+        assert "quick budget" in dash.note.value and "quick budget" in dash.status.value
+    finally:
+        dash.close()
