@@ -11,11 +11,11 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import sys
 
-from lab import columns, hardware
+from lab import hardware
+from lab.cli_output import TablePrinter, row_printer
 from lab.config import KNOBS
 from lab.errors import FieldError
 from lab.paper import cli as paper_cli
@@ -140,69 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _format_value(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
-    return str(value)
-
-
-class _TablePrinter:
-    """Streams rows as a fixed-width table: the header once, then a line per row. With ``rows`` known
-    up front, each column is as wide as its widest cell; streamed, as its header (at least 9)."""
-
-    def __init__(self, cols, out, rows=None):
-        self.cols, self.out, self.started = list(cols), out, False
-        self.widths = [max([len(c), 9] + [len(_format_value(r.get(c))) for r in rows or ()]) for c in self.cols]
-
-    def __call__(self, row: dict):
-        if not self.started:
-            self.started = True
-            self._line(self.cols)
-        self._line([_format_value(row.get(c)) for c in self.cols])
-
-    def _line(self, cells):
-        text = "  ".join(cell.ljust(w) if i == len(cells) - 1 else cell.rjust(w) if cell[:1].isdigit() else cell.ljust(w)
-                         for i, (cell, w) in enumerate(zip(cells, self.widths)))
-        _write(self.out, text.rstrip())
-
-
-def _write(out, line: str):
-    from tqdm import tqdm
-
-    tqdm.write(line, file=out)  # keeps the stderr progress bar intact
-    out.flush()
-
-
-def _csv_printer(out):
-    import csv
-    import io
-
-    header = columns.ordered(list(columns.COLUMNS) + ["from_store", "id"])
-    state = {"started": False}
-
-    def emit(row):
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore", lineterminator="\n")
-        if not state["started"]:
-            writer.writeheader()
-            state["started"] = True
-        writer.writerow({k: _format_csv(row.get(k)) for k in header})
-        _write(out, buffer.getvalue().rstrip("\n"))
-    return emit
-
-
-def _format_csv(value):
-    return "" if value is None else value
-
-
-def _json_printer(out):
-    return lambda row: _write(out, json.dumps({k: row[k] for k in columns.ordered(row)}, default=str))
-
-
 def cmd_run(args, out, err) -> int:
     from tqdm import tqdm
 
@@ -216,8 +153,7 @@ def cmd_run(args, out, err) -> int:
         budget = dataclasses.replace(budget, idle_baseline_s=args.idle_baseline_s)
     bench = lab.Bench(None if args.no_store else (args.store or DEFAULT_STORE), budget=budget)
     store = bench.store
-    printer = {"table": lambda: _TablePrinter(columns.TABLE_COLUMNS, out), "csv": lambda: _csv_printer(out),
-               "json": lambda: _json_printer(out)}[args.format]()
+    printer = row_printer(args.format, out)
     bar = tqdm(total=len(configs), file=err, unit="config", disable=len(configs) < 2, dynamic_ncols=True)
     counts = {"failed": 0, "stored": 0}
 
@@ -248,8 +184,7 @@ def cmd_sweep(args, out, err) -> int:
     study = studies.load(args.study, results_dir=args.out)  # bad input: one line, before anything is measured
     bench = Bench(args.store or DEFAULT_STORE, budget=study.budget)
     store = bench.store
-    printer = {"table": lambda: _TablePrinter(columns.TABLE_COLUMNS, out), "csv": lambda: _csv_printer(out),
-               "json": lambda: _json_printer(out)}[args.format]()
+    printer = row_printer(args.format, out)
     total = len(study.configs()) * study.repeats
     bar = tqdm(total=total, file=err, unit="row", disable=total < 2, dynamic_ncols=True)
 
@@ -328,7 +263,7 @@ def _schemes(args, out) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=2), file=out)
         return 0
-    printer = _TablePrinter(["kind", "name", "devices", "precision", "bytes_per_weight", "what"], out, rows)
+    printer = TablePrinter(["kind", "name", "devices", "precision", "bytes_per_weight", "what"], out, rows)
     for row in rows:
         printer(row)
     return 0
@@ -349,7 +284,7 @@ def cmd_models(args, out, err) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=2), file=out)
         return 0
-    printer = _TablePrinter(["model", "params", "metric", "recorded_quality", "task"], out, rows)
+    printer = TablePrinter(["model", "params", "metric", "recorded_quality", "task"], out, rows)
     for row in rows:
         printer(row)
     return 0
