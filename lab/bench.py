@@ -29,7 +29,7 @@ import time
 import traceback
 from typing import Callable, Iterable
 
-from lab import hardware, runner, support
+from lab import hardware, prepare, runner, support
 from lab.budget import Budget, at_least_as_strict
 from lab.config import Config, as_configs
 from lab.store import Store
@@ -77,6 +77,8 @@ class Bench:
         self._measure = measure or default_measure
         self._environment = environment or hardware.environment
         self._environments: dict[str, dict] = {}
+        # Transformed models, one per transform group: a sweep's batch sizes and threads reuse them.
+        self.prepared = prepare.PreparedCache()
         self.clock = clock
         self.measured = 0  # rows this Bench measured (tests, benchmarks)
 
@@ -103,7 +105,7 @@ class Bench:
             return False
         if (row.get("idle_power_w") is not None) != (budget.idle_baseline_s > 0):
             return False
-        fingerprint = runner.model_fingerprint(row.get("model"))
+        fingerprint = prepare.model_fingerprint(row.get("model"))
         return fingerprint is None or row.get("model_fingerprint") == fingerprint
 
     def stored(self, config: Config, budget: Budget | None = None) -> list[dict]:
@@ -125,14 +127,14 @@ class Bench:
         env = self.environment(config.device)
         row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
                "measured_at": _now(), "budget": budget.name, "measurement_version": MEASUREMENT_VERSION,
-               "model_fingerprint": runner.model_fingerprint(config.model), "error": None}
+               "model_fingerprint": prepare.model_fingerprint(config.model), "error": None}
         started = self.clock()
         reason = support.why_not(config)
         if reason is not None:
             row["error"] = f"unsupported: {reason}"
         else:
             try:
-                measured = self._measure(config, budget, store=self.store, env=env)
+                measured = self._measure(config, budget, store=self.store, env=env, prepared=self.prepared)
                 if not isinstance(measured, dict):
                     raise TypeError(f"measure returned {type(measured).__name__}, not a dict of columns")
                 row.update((k, v) for k, v in measured.items() if k not in ("config_id", "env_id"))

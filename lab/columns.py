@@ -55,7 +55,10 @@ COLUMNS: dict[str, str] = {
     "energy_source": "nvml, rapl, estimate, or estimate-cpu-only (a GPU run without NVML: host CPU only, GPU not "
                      "included)",
     "energy_note": "how the energy was obtained and what it assumed",
-    "energy_window_s": "length of the energy window (s)",
+    "energy_window_s": "length of the energy window (s): the timed calls themselves, extended only while too "
+                       "short for the energy source",
+    "energy_calls": "calls inside the energy window (count): the timed samples plus energy_extra_calls",
+    "energy_extra_calls": "calls added after the timed ones to make the energy window long enough (count)",
     "energy_assumption": "what an estimate assumed (W per core and where that came from, or GPU TDP); "
                          "empty for a measured counter",
     "idle_power_w": "idle power measured just before the window and subtracted from it (W); empty: no baseline",
@@ -81,6 +84,10 @@ COLUMNS: dict[str, str] = {
     "roofline_note": "why roofline_frac is empty (that precision's ceiling was not measured here, or an input is missing)",
     # quality
     "accuracy": "the model's quality metric on held-out data (higher is better)",
+    "accuracy_note": "where accuracy came from: evaluated for this row, or reused from another row of the same "
+                     "transformed model (it does not depend on batch size or threads)",
+    "transform_reused": "true when the transformed model was built for an earlier row of the same sweep (same "
+                        "model, pruning, fine-tuning, scheme, device and compile) and reused",
     # flags
     "contended": "true when other processes used the cores during the measurement (other_cpu_frac above "
                  "the threshold, after the retries): stored, never served as clean",

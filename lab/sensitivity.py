@@ -13,6 +13,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from lab import prepare
 from lab.models import registry
 from lab.transforms import prune
 from lab.transforms.prune_base import prunable_layers
@@ -67,13 +68,11 @@ def sensitivity_scan(model: str, *, sparsities=SPARSITIES, method: str = "unstru
                      on_step=None):
     """Accuracy against sparsity, one layer pruned at a time, for a registered model
     (DataFrame: layer, sparsity, accuracy, params), evaluated on the CPU in fp32."""
-    from lab import runner  # the shared, hash-checked build of the model
-
     spec = registry.get(model)
     if spec.evaluate is None:
         raise ValueError(f"model={model!r} is not allowed: the sensitivity scan needs a model with an evaluation")
     cpu = torch.device("cpu")
     with torch.inference_mode():
-        return scan(copy.deepcopy(runner.base_model(model, width)).eval(),
+        return scan(copy.deepcopy(prepare.base_model(model, width)).eval(),
                     lambda m: spec.evaluate(m, cpu, torch.float32), sparsities=sparsities, method=method,
                     on_step=on_step)

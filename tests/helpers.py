@@ -44,7 +44,7 @@ class FakeMeasure:
     def __init__(self):
         self.calls, self.fail, self.interrupt_at, self.extra = [], set(), None, {}
 
-    def __call__(self, config, budget, *, store=None, env=None):
+    def __call__(self, config, budget, **_):  # store, env, prepared: not needed by a fake
         self.calls.append(config)
         if len(self.calls) == self.interrupt_at:
             raise KeyboardInterrupt

@@ -184,8 +184,16 @@ def measure_energy(fn: Callable[[], object], source: EnergySource, *, min_window
                    max_calls: int = 1_000_000, clock: Callable[[], float] = time.perf_counter,
                    sync: Callable[[], object] | None = None, quick: bool = False,
                    idle_baseline_s: float = 0.0,
-                   sleep: Callable[[float], object] = time.sleep) -> EnergyReading:
+                   sleep: Callable[[float], object] = time.sleep,
+                   opened: tuple[float, float, int] | None = None,
+                   idle_power_w: float | None = None) -> EnergyReading:
     """Run `fn()` repeatedly in one window and read `source` around it.
+
+    `opened` = (clock at its start, source.read_joules() at its start, calls made since): a
+    window already running, e.g. the timed calls (lab.runner reads the counter where the
+    timing starts sampling). It is continued only as long as it is still short of the target
+    (a short window is extended, not repeated), and `fn` need not run again. `idle_power_w`:
+    an idle power measured before that window opened, subtracted as idle_baseline_s would.
 
     The window lasts at least max(min_window_s, source.min_window_s) seconds by
     `clock`, or stops at `max_calls`; `fn` runs at least once. With `quick`,
@@ -208,20 +216,20 @@ def measure_energy(fn: Callable[[], object], source: EnergySource, *, min_window
             sync()
         return clock()
 
-    idle_w = None
-    if idle_baseline_s > 0:
+    idle_w = idle_power_w
+    if idle_w is None and idle_baseline_s > 0:
         if sync is not None:
             sync()  # queued work would otherwise count as idle
         idle_w = measure_idle_power(source, idle_baseline_s, clock=clock, sleep=sleep)
-    start = now()
-    before = source.read_joules()
-    calls = 0
-    while True:
+    if opened is None:
+        start, before, calls, end = now(), source.read_joules(), 0, None
+    else:
+        start, before, calls = opened
+        end = now()
+    while end is None or (end - start < target_s and calls < max_calls):
         fn()
         calls += 1
         end = now()
-        if end - start >= target_s or calls >= max_calls:
-            break
     after = source.read_joules()
     seconds = end - start
     joules = after - before

@@ -123,12 +123,15 @@ def cuda_event_timer(device, clock: Callable[[], float] = time.perf_counter):
 
 def time_calls(fn: Callable[[], object], policy: TimingPolicy = TimingPolicy(), *,
                clock: Callable[[], float] = time.perf_counter, sync: Callable[[], None] | None = None,
-               time_one=None) -> LatencyStats:
+               time_one=None,
+               on_start: Callable[[], object] | None = None) -> LatencyStats:
     """Warm up, then time ``fn()`` call by call until the policy says enough.
 
     clock:    seconds, monotonic (injectable for tests)
     sync:     called before each clock read (e.g. torch.cuda.synchronize)
     time_one: a custom per-call timer such as ``cuda_event_timer(device)``
+    on_start: called once after warm-up, just before the first timed call (the sampling window
+              opens: lab.runner reads the energy counter there, so energy covers the timed calls)
     """
     if time_one is None:
         time_one = _wall_clock_timer(clock, sync)
@@ -141,6 +144,8 @@ def time_calls(fn: Callable[[], object], policy: TimingPolicy = TimingPolicy(), 
             break
     if sync is not None:
         sync()
+    if on_start is not None:
+        on_start()  # the sampling window opens here (the runner reads its energy counter over it)
     samples: list[float] = []
     begin = clock()
     next_check_s = policy.min_time_s

@@ -196,3 +196,45 @@ def test_this_machine_cuda_source_never_fails():
     assert src.name in ("nvml", "estimate", "estimate-cpu-only")
     if src.name == "estimate-cpu-only":
         assert "GPU not included: " in src.note
+
+
+class FakeCounter:
+    """An energy counter that adds 0.25 J per call of work(); 1 ms updates (min window 0.1 s)."""
+    name, note, assumption, reason, update_interval_s, min_window_s, max_power_w = \
+        "fake", "fake counter", "", "", 0.001, 0.1, None
+
+    def __init__(self):
+        self.joules = 0.0
+
+    def read_joules(self):
+        return self.joules
+
+    def work(self):
+        self.joules += 0.25
+
+
+def test_an_opened_window_long_enough_is_not_run_again():
+    # The timed calls already spanned the window: energy comes from them, with no extra call.
+    source, clock = FakeCounter(), FakeClock(0.125)
+    for _ in range(8):
+        source.work()
+    reading = measure_energy(source.work, source, min_window_s=0.5, clock=clock, opened=(-0.375, 0.0, 8))
+    assert (reading.calls, reading.joules, reading.seconds) == (8, 2.0, 0.5)
+
+
+def test_a_short_opened_window_is_extended_not_repeated():
+    source, clock = FakeCounter(), FakeClock(0.125)
+    source.work()  # one timed call, 0.125 s before the window check
+    reading = measure_energy(source.work, source, min_window_s=0.5, clock=clock, opened=(0.0, 0.0, 1))
+    # extended by the calls needed to reach 0.5 s (each clock read advances 0.125 s), counted with the first
+    assert (reading.calls, reading.seconds) == (4, 0.5)
+    assert reading.joules == 4 * 0.25
+
+
+def test_an_idle_power_measured_before_the_window_is_subtracted():
+    source, clock = FakeCounter(), FakeClock(0.125)
+    reading = measure_energy(source.work, source, min_window_s=0.25, clock=clock, opened=(0.0, 0.0, 0),
+                             idle_power_w=0.5)
+    # one call (0.25 J) fills the 0.25 s window; 0.5 W x 0.25 s of idle draw is taken off
+    assert (reading.calls, reading.seconds, reading.idle_power_w) == (1, 0.25, 0.5)
+    assert reading.joules == pytest.approx(0.25 - 0.5 * 0.25)
