@@ -1,23 +1,29 @@
 """The live lab's responsiveness: lab.Dashboard driven from Python, headless, with the REAL runner.
 
-What a user feels, against the targets of issue 4, printed side by side with ratios
-(measured / target; below 1.00 meets the target):
+What a user feels, against the targets of issue 11, printed side by side with ratios
+(measured / target; 1.00 or below meets the target):
 
-- first point: from a toggle (``Dashboard.set``) to the first NEW point drawn in the
-  plot image, for digits-mlp and digits-cnn, target < 1 s. Each toggle asks for a
-  configuration not measured before (a fresh temporary store), batch sizes (1, 8),
-  so the first point is batch 1. The model is already loaded (a second toggle on
-  the same model); the cold first use of each model in a kernel (weights loaded and
-  hash-checked) is printed separately, without a target.
-- toggle back: to a selection already measured, until the image is redrawn, target < 100 ms.
+- first point: from a toggle (``Dashboard.set``) to the first NEW point drawn on the
+  canvas, for digits-mlp and digits-cnn: p50 <= 300 ms, max <= 1 s. Each toggle asks for
+  a configuration not measured before (a fresh temporary store), batch sizes (1, 8), so
+  the first point is batch 1. It splits into the runner (lab.measure in quick mode,
+  another engineer's part) and the dashboard's own (queue + redraw).
+- redraw: what the dashboard spends on a frame (update the shown panel's artists,
+  render with the static layer reused, the changed pixels encoded for the browser):
+  p50 <= 50 ms.
+- toggle back: to a selection already measured, until the canvas is redrawn, <= 50 ms.
+- cold: the first use of a built-in model in a FRESH process (a new kernel: ``import
+  lab``, a Dashboard, one toggle to the model, until its first point), <= 2 s; run in a
+  subprocess per model, so nothing is warm.
 - kernel while sweeping: while the worker measures a 9-batch-size sweep, the main
   thread sleeps 10 ms (as a kernel waits on its socket) then runs ``sum(range(1000))``;
-  the time past the 10 ms is what a trivial cell waits (the GIL), p50/p99/max,
-  target < 200 ms. The same probe with the worker idle is the baseline.
+  the time past the 10 ms is what a trivial cell waits (the GIL): max <= 100 ms.
+  The same probe with the worker idle is the baseline.
 
-The first-point time splits into the runner (lab.measure in quick mode: build,
-transform, time, memory, energy, accuracy) and the dashboard's own part (queue +
-redraw), printed beside it. Shared machines are noisy: run it more than once.
+The canvas is an ipympl canvas with no browser attached; it is told the browser
+initialized it (as JupyterLab does on display), so each frame is encoded once, as
+the browser would receive it. Shared machines are noisy: the load average is printed
+at the start and end; run it more than once.
 
     .venv/bin/python benchmarks/dashboard.py [--trials N] [--json PATH]
 """
@@ -35,7 +41,10 @@ from lab.bench import Bench
 from lab.store import Store
 from lab.widgets import Dashboard
 
-TARGETS = {"first_point_s": 1.0, "toggle_back_s": 0.100, "kernel_busy_s": 0.200}
+# name -> (statistic the target holds for, seconds)
+TARGETS = {"first_point_s": (("p50", 0.300), ("max", 1.0)), "redraw_s": (("p50", 0.050),),
+           "toggle_back_s": (("p50", 0.050), ("max", 0.050)), "cold_first_point_s": (("max", 2.0),),
+           "kernel_busy_s": (("max", 0.100),)}
 TOGGLES = [dict(quant="bf16"), dict(prune_method="unstructured", sparsity=0.5), dict(threads=1),
            dict(quant="bf16", threads=1), dict(prune_method="random", sparsity=0.5),
            dict(prune_method="unstructured", sparsity=0.8), dict(quant="fp16"), dict(prune_method="structured")]
@@ -65,7 +74,7 @@ def _redraw_after(dash, t0, points_above=None, timeout=60.0):
     seconds that redraw took)."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        for when, points, render_s in list(dash.redraw_log):
+        for when, points, render_s, _mode in list(dash.redraw_log):
             if when > t0 and (points_above is None or points > points_above):
                 return when - t0, render_s
         time.sleep(0.001)
@@ -89,6 +98,7 @@ def toggles(dash, timed, model, trials):
         t0 = time.perf_counter()
         dash.set(**selection)
         first, first_redraw = _redraw_after(dash, t0, points)
+        out["redraw_s"].append(first_redraw)
         assert dash.wait(120), "the worker did not finish"
         if len(timed.seconds) > calls:
             out["first_point_s"].append(first)
@@ -103,7 +113,7 @@ def toggles(dash, timed, model, trials):
         dash.set(**selection)
         assert dash.wait(60)
         previous = selection
-    out["cold_first_point_s"] = cold
+    out["warm_first_point_s"] = cold
     return out
 
 
@@ -119,6 +129,39 @@ def probe(seconds=None, until=None, sleep_s=0.010):
     return lat
 
 
+COLD = r"""
+import sys, tempfile, time, os
+started = time.perf_counter()
+import lab
+from lab.bench import Bench
+from lab.store import Store
+from lab.widgets import Dashboard
+imported = time.perf_counter()
+with tempfile.TemporaryDirectory() as tmp:
+    dash = Dashboard(Bench(Store(os.path.join(tmp, "s.sqlite")), budget="quick"), autostart=False)
+    dash.canvas.syncing_data_url = False
+    built = time.perf_counter()
+    t0 = time.perf_counter()
+    dash.set(model=sys.argv[1], batch_sizes=(1,))
+    while not any(points > 0 for _, points, _, _ in dash.redraw_log):
+        time.sleep(0.002)
+    first = time.perf_counter() - t0
+    dash.close(30)
+print(f"{imported - started:.4f} {built - imported:.4f} {first:.4f}")
+"""
+
+
+def cold(model: str) -> dict:
+    """The first use of ``model`` in a fresh process: import lab, build a Dashboard, toggle, first point."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", COLD, model], capture_output=True, text=True, timeout=300)
+    if out.returncode:
+        raise RuntimeError(f"cold run of {model} failed:\n{out.stderr[-2000:]}")
+    imported, built, first = map(float, out.stdout.split()[-3:])
+    return {"import_s": imported, "dashboard_s": built, "first_point_s": first}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=5, help=f"toggles per model (1-{len(TOGGLES)})")
@@ -132,6 +175,7 @@ def main(argv=None) -> int:
         timed = Timed(runner.measure_row)
         bench = Bench(Store(os.path.join(tmp, "store.sqlite")), budget="quick", measure=timed)
         dash = Dashboard(bench, autostart=False)
+        dash.canvas.syncing_data_url = False  # as after JupyterLab displayed it: one encoding per frame
         try:
             for model in ("digits-mlp", "digits-cnn"):
                 results[model] = toggles(dash, timed, model, trials)
@@ -143,9 +187,12 @@ def main(argv=None) -> int:
             results["sweep_s"] = time.perf_counter() - started
             dash.wait(300)
             results["kernel_idle_s"], results["kernel_busy_s"] = idle, busy
-            results["fast_redraws"], results["full_redraws"] = dash._live.fast, dash._live.full
+            results["fast_redraws"] = dash.view.renders["fast"]
+            results["full_redraws"] = dash.view.renders["full"]
         finally:
             dash.close()
+    for model in ("digits-mlp", "digits-cnn"):
+        results[model]["cold"] = cold(model)
     results["load_avg_end"] = os.getloadavg()
     report(results)
     if args.json:
@@ -158,29 +205,34 @@ def report(r) -> None:
     def row(name, values, target=None, unit="ms", scale=1e3):
         values = [v for v in values if v == v]
         if not values:
-            print(f"{name:<44} (no data)")
+            print(f"{name:<46} (no data)")
             return
-        p50, p99, top = _pct(values, 50) * scale, _pct(values, 99) * scale, max(values) * scale
-        tail = f"{target * scale:>8.0f} {unit}   {p50 / (target * scale):5.2f}  {top / (target * scale):5.2f}" \
-            if target else ""
-        print(f"{name:<44}{p50:>9.1f}{p99:>9.1f}{top:>9.1f} {unit} (n={len(values):>3}){tail}")
+        stats = {"p50": _pct(values, 50), "p99": _pct(values, 99), "max": max(values)}
+        line = f"{name:<46}{stats['p50'] * scale:>9.1f}{stats['p99'] * scale:>9.1f}{stats['max'] * scale:>9.1f} {unit} " \
+               f"(n={len(values):>3})"
+        if target:
+            line += "   " + ", ".join(f"{stat} {stats[stat] / limit:.2f} of {limit * scale:.0f} {unit}"
+                                      for stat, limit in TARGETS[target])
+        print(line)
 
     print(f"machine: {r['cpu_model']}, {r['cpu_count']} cores; load average at start "
           f"{r['load_avg_start'][0]:.2f}, at end {r['load_avg_end'][0]:.2f}")
-    print(f"{'':<44}{'p50':>9}{'p99':>9}{'max':>9}            {'target':>11}   p50/t  max/t")
+    print(f"{'':<46}{'p50':>9}{'p99':>9}{'max':>9}            target ratios (measured / target)")
     for model in ("digits-mlp", "digits-cnn"):
         m = r[model]
-        row(f"first point, {model}", m["first_point_s"], TARGETS["first_point_s"])
+        row(f"first point, {model}", m["first_point_s"], "first_point_s")
         row("   of which the runner (lab.measure)", m["runner_s"])
         row("   of which the dashboard (queue + redraw)",
             [f - s for f, s in zip(m["first_point_s"], m["runner_s"])])
-        row("      of which the redraw", m["first_redraw_s"])
-        row(f"   cold: first use of {model} in the kernel", [m["cold_first_point_s"]])
-        row(f"toggle back, {model}", m["toggle_back_s"], TARGETS["toggle_back_s"])
-        row("   of which the redraw", m["redraw_s"])
-    row("kernel: trivial op while a sweep runs", r["kernel_busy_s"], TARGETS["kernel_busy_s"])
+        row(f"redraw, {model} (update + render + encode)", m["redraw_s"], "redraw_s")
+        row(f"toggle back, {model}", m["toggle_back_s"], "toggle_back_s")
+        c = m["cold"]
+        row(f"cold: first use of {model} in a fresh kernel", [c["first_point_s"]], "cold_first_point_s")
+        print(f"   (before it: import lab {c['import_s'] * 1e3:.0f} ms, Dashboard() {c['dashboard_s'] * 1e3:.0f} ms; "
+              f"first use after another model in the same kernel: {m['warm_first_point_s'] * 1e3:.0f} ms)")
+    row("kernel: trivial op while a sweep runs", r["kernel_busy_s"], "kernel_busy_s")
     row("kernel: trivial op, worker idle (baseline)", r["kernel_idle_s"])
-    print(f"sweep: digits-cnn, 9 batch sizes, {r['sweep_s']:.1f} s; redraws reusing the static layer "
+    print(f"sweep: digits-cnn, 9 batch sizes, {r['sweep_s']:.1f} s; renders reusing the static layer "
           f"{r['fast_redraws']}, full {r['full_redraws']}")
 
 

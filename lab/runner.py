@@ -56,8 +56,9 @@ def _nbytes(value) -> int:
 
 
 def time_and_energy(forward, config: Config, budget: Budget, device: torch.device,
-                    energy_source: energy.EnergySource) -> dict:
-    """Latency, throughput, energy and peak memory of ``forward()`` (one batch), as columns.
+                    energy_source: energy.EnergySource) -> tuple[dict, int]:
+    """Latency, throughput, energy and peak memory of ``forward()`` (one batch), as columns, and
+    the bytes of one call's output.
 
     Energy is read over the timed calls themselves: the counter is read where the timing
     starts sampling, and the window is extended with more calls only while it is shorter
@@ -86,11 +87,12 @@ def time_and_energy(forward, config: Config, budget: Budget, device: torch.devic
                                                 opened=(opened["t"], opened["j"], stats.n), idle_power_w=idle_w)
             finally:
                 energy_source.close()  # a power-sampling source stops its thread between rows
-            peak = memory.peak(forward, config.device)
-        return (stats, peak, reading), window.other_cpu_frac
+            outputs = []  # the peak-memory call keeps its output: its size is the roofline's traffic
+            peak = memory.peak(lambda: outputs.append(forward()), config.device)
+        return (stats, peak, reading, _nbytes(outputs[-1])), window.other_cpu_frac
 
     outcome = contention.run_with_contention(measure_once, budget.contention, method=_CONTENTION.method)
-    stats, peak, reading = outcome.result
+    stats, peak, reading, output_bytes = outcome.result
     out = stats.as_row()
     out["throughput_sps"] = config.batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else float("inf")
     out["peak_mem_mib"], out["peak_mem_method"] = peak.mib, peak.method
@@ -101,7 +103,7 @@ def time_and_energy(forward, config: Config, budget: Budget, device: torch.devic
                energy_calls=reading.calls, energy_extra_calls=reading.calls - stats.n)
     out.update(reading.check(stats.mean).as_row())  # energy that disagrees with power x time is flagged
     out.update(outcome.as_row())
-    return out
+    return out, output_bytes
 
 
 def derived(row: dict, config: Config, *, store, env: dict, input_bytes: int, output_bytes: int) -> dict:
@@ -133,13 +135,14 @@ def measure_row(config: Config, budget: Budget, *, store=None, env: dict,
         def forward():
             return model(*args)
 
-        start = time.perf_counter()
-        output_bytes = _nbytes(forward())  # with compile on, this first call compiles (for this shape)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if config.compile:
+        if config.compile:  # this first call compiles (for this shape): timed apart, never in the latency
+            start = time.perf_counter()
+            forward()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             row["compile_s"] = time.perf_counter() - start
-        row.update(time_and_energy(forward, config, budget, device, source))
+        measured, output_bytes = time_and_energy(forward, config, budget, device, source)
+        row.update(measured)
         row.update(derived(row, config, store=store, env=env, input_bytes=_nbytes(args), output_bytes=output_bytes))
         row["accuracy"], row["accuracy_note"] = group.accuracy(config.batch_size)
     return row

@@ -126,3 +126,22 @@ def describe(config: Config) -> str:
     if config.compile:
         parts.append("compiled")
     return " · ".join(parts)
+
+
+def describe_row(row) -> str:
+    """describe() for a row (a dict or pandas Series with the knobs' columns): what a tooltip names."""
+    def get(name, default=None):
+        value = row.get(name, default) if hasattr(row, "get") else default
+        return default if value is None or (not isinstance(value, str) and value != value) else value
+
+    parts = [str(get("model", "?")), f"batch {int(get('batch_size', 0))}", str(get("quant", "?"))]
+    if get("prune_method", "none") != "none":
+        parts.append(f"{get('prune_method')} {float(get('sparsity', 0)):g}")
+    if get("finetune_epochs", 0):
+        parts.append(f"+{int(get('finetune_epochs'))} ep")
+    device = str(get("device", "cpu"))
+    threads = get("threads")
+    parts.append(device + (f"×{int(threads)}" if device == "cpu" and threads is not None else ""))
+    if get("compile", False) in (True, "True", "true"):
+        parts.append("compiled")
+    return " · ".join(parts)

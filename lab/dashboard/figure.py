@@ -206,14 +206,14 @@ def _card(fig: Figure, ok, current, at) -> None:
     texts[CARD_GID].set_position((left + CARD_NUMBERS_W, slot.y1))
     texts[CARD_UNITS_GID].set_position((left + CARD_NUMBERS_W + 0.006, slot.y1))
     texts[CARD_NOTE_GID].set_position((left, slot.y0 - 0.01))
-    row = _card_row(ok, current, at)
-    numbers, units = zip(*_card_lines(row))
+    row = card_row(ok, current, at)
+    numbers, units = zip(*card_lines(row))
     texts[CARD_GID].set_text("\n".join(numbers))
     texts[CARD_UNITS_GID].set_text("\n".join(units))
-    texts[CARD_NOTE_GID].set_text(_card_note(row))
+    texts[CARD_NOTE_GID].set_text(card_note(row))
 
 
-def _card_row(ok, current, at) -> pd.Series | None:
+def card_row(ok, current, at) -> pd.Series | None:
     """The current selection's row at batch size ``at`` (else its first row); None without one."""
     ids = current_ids(current)
     if not ids or len(ok) == 0 or "config_id" not in ok:
@@ -236,7 +236,7 @@ def _text(row, name: str) -> str:
     return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def _card_lines(row) -> list[tuple[str, str]]:
+def card_lines(row) -> list[tuple[str, str]]:
     """(number, unit) lines: batch size, energy (mJ per sample), g CO2e per 1k samples, USD per 1M
     samples, roofline fraction (% of the attainable rate) and bound; '–' where the row lacks a column
     (rows stored before carbon, cost and the roofline)."""
@@ -256,7 +256,7 @@ def _card_lines(row) -> list[tuple[str, str]]:
             (_text(row, "bound") or "–", "bound")]
 
 
-def _card_note(row) -> str:
+def card_note(row) -> str:
     """What the energy estimate assumed (its head: '10 W per busy core'; the table has it all) and
     where the carbon intensity and the price came from, wrapped to the card's width."""
     lines = []

@@ -27,6 +27,10 @@ NOISY_IQR_OVER_MEDIAN = 0.10
 class TimingPolicy:
     """How long to warm up and to sample. Times in seconds.
 
+    Warm-up lasts ``warmup_runs`` calls and ``warmup_s``, but a slow call stops it after
+    two calls once ``warmup_max_s`` has passed (five warm-up calls of a 150 ms model
+    would cost more than its measurement's overhead budget; two reach steady state:
+    the first pays allocation and kernel choice, the second confirms it).
     Sampling stops once ``min_runs`` and ``min_time_s`` are both reached and the
     samples are not noisy; a noisy run keeps sampling until ``max_time_s``.
     ``max_runs`` caps the count. At least ``min_runs`` calls are always made,
@@ -34,6 +38,7 @@ class TimingPolicy:
 
     warmup_runs: int = 5
     warmup_s: float = 0.05
+    warmup_max_s: float = 0.25
     min_runs: int = 20
     min_time_s: float = 0.5
     max_time_s: float = 5.0
@@ -140,7 +145,8 @@ def time_calls(fn: Callable[[], object], policy: TimingPolicy = TimingPolicy(), 
     while runs < policy.warmup_runs or clock() - start < policy.warmup_s:
         fn()
         runs += 1
-        if clock() - start > policy.max_time_s:
+        elapsed = clock() - start
+        if elapsed > policy.max_time_s or (runs >= 2 and elapsed >= policy.warmup_max_s):
             break
     if sync is not None:
         sync()

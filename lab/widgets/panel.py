@@ -6,18 +6,24 @@
 A thin adapter (this module and layout.py are the only ones importing ipywidgets,
 with lab.widgets re-exporting): control values -> configs is controls.py (pure,
 tested), measuring and caching is worker.py (one background thread, newest
-selection wins), the figure is figure.py + render.py (Agg to PNG bytes in a
-widgets.Image, which a worker thread may update, unlike ``with output:``).
+selection wins), the live view is views.py (the panel or pair of panels the user
+picks, drawn large and updated in place) on an ipympl canvas: pan and zoom, a
+tooltip for the point under the mouse (mirrored, with all its numbers, in an HTML
+line), and a click on a point selects its configuration. The worker thread renders
+(Agg, the static layer reused) and sends the changed pixels itself, so the kernel's
+own thread only draws when the browser asks (a hover, a resize). The card is HTML.
 Sliders wait ``debounce_s`` for the drag to stop; every other control, and
 ``set()``, asks at once.
 
-CSS classes for browser tests: lab-plot (the image), lab-sparsity, lab-quant,
-lab-error, lab-status (progress text), lab-points (text: points so far), lab-table.
+CSS classes for browser tests: lab-plot (the canvas), lab-panel-picker, lab-panel-below,
+lab-hover (the point under the mouse), lab-card, lab-sparsity, lab-quant, lab-error,
+lab-status (progress text), lab-points (text: points so far), lab-table.
 """
 from __future__ import annotations
 
 import gc
 import html
+import json
 import threading
 import time
 from pathlib import Path
@@ -28,8 +34,8 @@ import pandas as pd
 from lab.bench import DEFAULT_STORE, Bench
 from lab.budget import Budget
 from lab.config import KNOBS
-from lab.dashboard import controls, files
-from lab.dashboard.render import LiveFigure
+from lab.dashboard import controls, files, views
+from lab.dashboard.render import MPL_LOCK
 from lab.dashboard.worker import Worker
 from lab.version import __version__
 from lab.widgets.layout import Controls
@@ -62,8 +68,8 @@ class Dashboard:
     """
 
     def __init__(self, bench: Bench | None = None, store=DEFAULT_STORE, *, budget: Budget | str = "quick",
-                 figure_dir=FIGURE_DIR, debounce_s: float = 0.3, autostart: bool = True, dpi: float = 72,
-                 **values):
+                 figure_dir=FIGURE_DIR, debounce_s: float = 0.3, autostart: bool = True, dpi: float = views.DPI,
+                 panel: str = views.DEFAULT_PANEL, below: str | None = None, **values):
         controls.configs_from_controls(values)  # unknown names and bad values: ValueError naming them
         # A full (generation 2) garbage collection walks every object the kernel holds (torch,
         # pandas, matplotlib: ~250k here) with the GIL held: 150 ms pauses of the kernel while the
@@ -74,15 +80,17 @@ class Dashboard:
         self.store = self.bench.store
         self.debounce_s = debounce_s
         self.redraws = 0
-        self.redraw_log: list[tuple[float, int, float]] = []  # (perf_counter, points, render s) per image update
-        self.shown: list[str] = []  # config_ids the image highlights as the current selection
+        self.redraw_log: list[tuple[float, int, float, str]] = []  # (perf_counter, points, s, 'fast'/'full') per frame
+        self._redraw_hooks: list = []
+        self.shown: list[str] = []  # config_ids the view highlights as the current selection
+        self.hovered: dict | None = None  # the row of the point under the mouse
         self._timer: threading.Timer | None = None
         self._timer_lock = threading.Lock()
         self._request = None
         self._errors: list[str] = []
         self._drawn = False
         self._df, self._frame_version, self._table_version = files.frame([]), None, None
-        self._live = LiveFigure(dpi=dpi)
+        self.view = views.FocusView(views.layout(panel, below), dpi=dpi)
         self.controls = Controls(values, self._changed)
         self.w = self.controls.w
         self._build(figure_dir)
@@ -100,9 +108,28 @@ class Dashboard:
         self.points = W.Label("0").add_class("lab-points")
         self.error = W.HTML("").add_class("lab-error")
         self.note = W.HTML(budget_note(self.bench.budget)).add_class("lab-note")
-        # min_width 0: in a narrow output area the plot shrinks (keeping its aspect), rather than
-        # squeezing the controls' column under it (an <img>'s flex minimum is its full width).
-        self.image = W.Image(format="png", layout=W.Layout(width="900px", min_width="0")).add_class("lab-plot")
+        self.canvas = _canvas(self.view)
+        self.canvas.mpl_connect("motion_notify_event", self._on_move)
+        self.canvas.mpl_connect("figure_leave_event", lambda event: self._hovering(None))
+        self.canvas.mpl_connect("button_press_event", self._on_click)
+        names = [(views.PANELS[k].title, k) for k in views.PANELS]
+        self.panel_picker = W.ToggleButtons(options=names, value=self.view.panels[0],
+                                            tooltips=[f"show {t} large" for t, _ in names],
+                                            style={"button_width": "auto"}).add_class("lab-panel-picker")
+        self.panel_below = W.Dropdown(options=[("—", "")] + names, value=(self.view.panels[1:] or ("",))[0],
+                                      description="below", style={"description_width": "44px"},
+                                      layout=W.Layout(width="230px")).add_class("lab-panel-below")
+        for picker in (self.panel_picker, self.panel_below):
+            picker.observe(lambda change: self.show_panels(self.panel_picker.value, self.panel_below.value),
+                           names="value")
+        self.hover = W.HTML(views.hover_html(None), layout=W.Layout(width=f"{self.canvas_width}px",
+                                                                    min_height="44px")).add_class("lab-hover")
+        # Where each point is drawn (CSS px on the canvas), hidden: an image map for tests and tools.
+        self.point_map = W.HTML("", layout=W.Layout(display="none")).add_class("lab-point-map")
+        self.card = W.HTML(views.card_html(None, None), layout=W.Layout(width="360px", margin="8px 0 0 0",
+                                                                         padding="6px 8px",
+                                                                         border="1px solid #ddd")
+                           ).add_class("lab-card")
         self.table = W.HTML("").add_class("lab-table")
         self.folder = W.Text(value=str(figure_dir), description="folder", layout=W.Layout(width="420px"))
         self.figure_format = W.Dropdown(options=files.FIGURE_FORMATS, value="pdf", layout=W.Layout(width="70px"))
@@ -112,9 +139,14 @@ class Dashboard:
         export.on_click(lambda _: self._saving(self.export_rows, self.rows_format.value))
         self.saved = W.HTML("").add_class("lab-saved")
         side = W.VBox([self.controls.box, self.remeasure, W.HBox([self.progress, self.status]),
-                       W.HBox([W.Label("points:"), self.points]), self.error],
+                       W.HBox([W.Label("points:"), self.points]), self.error, self.card],
                       layout=W.Layout(width="380px", flex="0 0 auto"))  # never narrower than its controls
-        self.widget = W.VBox([W.HTML(f"<b>Efficiency Lab</b> {__version__}"), self.note, W.HBox([side, self.image]),
+        # The plot keeps its size (>= 600 px, fonts >= 10 px): where the output area can't hold both
+        # columns, it wraps under the controls instead of shrinking or covering them.
+        plot = W.VBox([W.HBox([self.panel_picker]), self.panel_below, self.canvas, self.hover, self.point_map],
+                      layout=W.Layout(flex="0 0 auto"))
+        self.widget = W.VBox([W.HTML(f"<b>Efficiency Lab</b> {__version__}"), self.note,
+                              W.HBox([side, plot], layout=W.Layout(flex_flow="row wrap")),
                               W.HBox([save, self.figure_format, self.folder, export, self.rows_format]),
                               self.saved, self.table]).add_class("lab-dashboard")
 
@@ -190,8 +222,10 @@ class Dashboard:
             return
         if event == "start":
             self.progress.max, self.progress.value = max(1, data["total"]), data["cached"]
-            if not self._drawn:
-                self._draw(request)  # labelled empty axes while the first point is measured
+            if not self._drawn or not data["cached"]:
+                # At once: the highlight moves to the new selection (its points, if the session has
+                # them, e.g. contended rows being measured again); labelled empty axes at first.
+                self._draw(request)
         elif event == "rows":
             self._errors += [f"{controls.describe(_config_of(row, request))}: {row['error']}"
                              for row in data["rows"] if row.get("error")]
@@ -210,23 +244,115 @@ class Dashboard:
             self._show_errors()
 
     def _draw(self, request) -> None:
+        """Worker thread: update the shown panels' artists, render (the static layer reused where the
+        axes stay), send the changed pixels; then the card, the point count and the table."""
+        started = time.perf_counter()
         rows, version = self._worker.rows()
         if version != self._frame_version:  # a toggle back changes no rows: reuse the frame and table
             self._df, self._frame_version = files.frame(rows), version
         df = self._df
-        png = self._live.png(df, request.ids, version)
-        if not self._worker.is_current(request):
-            return  # a newer selection arrived while drawing: don't show this one as current
-        self.image.value = png
+        with MPL_LOCK:
+            self.view.update(df, request.ids, version)
+            if not self._worker.is_current(request):
+                return  # a newer selection arrived while drawing: don't show this one as current
+            mode = self._render()
+        seconds = time.perf_counter() - started
         points = int(df["error"].isna().sum()) if len(df) else 0
-        self.redraw_log.append((time.perf_counter(), points, self._live.last_s))
+        self.redraw_log.append((time.perf_counter(), points, seconds, mode))
         self.redraws += 1
         self.shown = request.ids
         self._drawn = True
         self.points.value = str(points)
+        card = views.card_html(df, request.ids)
+        if card != self.card.value:
+            self.card.value = card
         if self._table_version != version:
             self.table.value, self._table_version = files.table_html(df), version
         self._show_errors()
+        for hook in list(self._redraw_hooks):
+            hook(self)
+
+    def _render(self) -> str:
+        """Render the view on the canvas and send it (any thread; MPL_LOCK held by the canvas)."""
+        with MPL_LOCK:
+            self.canvas.draw()
+            points = self.view.point_map(getattr(self.canvas, "device_pixel_ratio", 1) or 1)
+        value = f"<span data-points='{html.escape(json.dumps(points), quote=True)}'></span>"
+        if value != self.point_map.value:
+            self.point_map.value = value
+        return self.canvas.last_mode
+
+    # --- the live view: which panels, the point under the mouse ------------------------------------
+    @property
+    def canvas_width(self) -> int:
+        return int(round(views.WIDTH_IN * views.DPI))
+
+    def show_panels(self, panel: str, below: str | None = None) -> "Dashboard":
+        """Show ``panel`` large (and ``below`` under it): redrawn from the rows at once."""
+        panels = views.layout(panel, below or None)
+        with MPL_LOCK:
+            if not self.view.show(panels):
+                return self
+            self.view.update(self._df, self.shown or None, self._frame_version)
+            width, height = self.view.fig.bbox.size
+            self.canvas.manager.resize(width, height)  # the browser resizes its canvas to the figure
+            self._render()
+        with self.controls.quietly():
+            self.panel_picker.value, self.panel_below.value = panels[0], (panels[1:] or ("",))[0]
+        return self
+
+    def _on_move(self, event) -> None:
+        """Kernel thread (an ipympl mouse event): the point under the mouse, if it changed."""
+        if event.x is None or event.y is None:
+            return
+        with MPL_LOCK:
+            row = self.view.hit(event.x, event.y)
+        self._hovering(row, (event.x, event.y))
+
+    def _hovering(self, row, at_xy=None) -> None:
+        with MPL_LOCK:
+            changed = self.view.mark(row, at_xy)
+            if changed:
+                self._render()
+        if changed and row is not None:
+            self.hover.value = views.hover_html(row)
+        self.hovered = None if row is None else dict(row)
+
+    def _on_click(self, event) -> None:
+        """Kernel thread: a click on a point selects its configuration (not while panning or zooming)."""
+        toolbar = getattr(self.canvas, "toolbar", None)
+        if event.x is None or (toolbar is not None and str(getattr(toolbar, "mode", "")) != ""):
+            return
+        with MPL_LOCK:
+            row = self.view.hit(event.x, event.y)
+        if row is not None:
+            self.select(row)
+
+    def select(self, row) -> "Dashboard":
+        """Set the controls to ``row``'s configuration (a click on its point) and measure / show it."""
+        try:
+            return self.set(**views.controls_for(row, self.values()))
+        except ValueError as exc:
+            self._errors = [f"cannot select that point: {exc}"]
+            self._show_errors()
+            return self
+
+    def png(self) -> bytes:
+        """The canvas as it was last rendered, as PNG bytes (tests compare frames)."""
+        import io
+
+        from PIL import Image
+
+        with MPL_LOCK:
+            width, height = self.canvas.get_width_height(physical=True)
+            image = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+            out = io.BytesIO()
+            image.convert("RGB").save(out, format="png", compress_level=1)
+        return out.getvalue()
+
+    def on_redraw(self, hook) -> None:
+        """Call ``hook(dashboard)`` after each frame the worker draws (tests, benchmarks)."""
+        self._redraw_hooks.append(hook)
 
     def _show_errors(self) -> None:
         self.error.value = "".join(f"<div style='color:#b00020'>⚠ {html.escape(m)}</div>" for m in self._errors)
@@ -294,6 +420,64 @@ class Dashboard:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _canvas(view):
+    """An ipympl canvas for ``view``'s figure whose every draw, whoever asks (the worker, a hover, the
+    browser on resize), renders through the view under MPL_LOCK: data on top of the reused static layer."""
+    from ipympl.backend_nbagg import Canvas, FigureManager
+
+    class LiveCanvas(Canvas):
+        last_mode = ""
+
+        def draw(self):
+            with MPL_LOCK:
+                self._png_is_old = True
+                try:
+                    self.last_mode = view.render(self)
+                finally:
+                    self.manager.refresh_all()  # the changed pixels to the browser
+
+        def get_diff_image(self):
+            """matplotlib's webagg diff frame, PNG-encoded at zlib level 1 instead of 6: a third of the
+            time (~12 -> ~4 ms a frame) for a frame that is mostly unchanged (zero) pixels."""
+            import io
+
+            import numpy as np
+            from PIL import Image
+
+            if not self._png_is_old:
+                return None
+            buff = np.asarray(self.get_renderer().buffer_rgba()).view(np.uint32).squeeze(2)
+            if self._force_full or buff.shape != self._last_buff.shape:
+                self.set_image_mode("full")
+                output = buff
+            else:
+                self.set_image_mode("diff")
+                output = np.where(buff != self._last_buff, buff, 0)
+            self._last_buff, self._force_full, self._png_is_old = buff.copy(), False, False
+            with io.BytesIO() as png:
+                Image.fromarray(output.view(np.uint8).reshape((*output.shape, 4))).save(png, format="png",
+                                                                                        compress_level=1)
+                return png.getvalue()
+
+    canvas = LiveCanvas(view.fig)
+    FigureManager(canvas, 0)
+    canvas.header_visible = canvas.footer_visible = canvas.resizable = canvas.capture_scroll = False
+    canvas.toolbar_position = "left"
+    # The browser's first paint, before its first frame arrives: the figure as a data URL (ipympl sets
+    # it only when a canvas is displayed on its own, not inside a box). Frames then come as binary diffs.
+    import base64
+    import io
+
+    with MPL_LOCK:
+        view.render(canvas)
+        buffer = io.BytesIO()
+        view.fig.savefig(buffer, format="png", dpi=view.fig.dpi)
+    canvas._data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    canvas.syncing_data_url = False
+    canvas.add_class("lab-plot")
+    return canvas
 
 
 def _config_of(row: dict, request):

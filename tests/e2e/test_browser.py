@@ -6,9 +6,14 @@ opens the tour, runs all cells, waits for the dashboard's plot, then as a user w
 chooses a pruning method (the sparsity slider is disabled without one), moves the
 sparsity slider with the keyboard and picks another quant scheme. It checks that
 new points were measured (the panel's point count and table grew), that the plot
-image changed, that the panel shows no error, that the browser console logged
-none, and that the plot doesn't cover the controls. A screenshot goes to
-test-artifacts/browser/00_tour.png (failure.png on failure).
+(an ipympl canvas) changed, that the panel shows no error, that the browser console
+logged none, and that the plot doesn't cover the controls. Then, in a 1280 px wide
+window, the live view: the large panel is at least 600 px wide with axis labels and
+legend at least 10 px, the card's numbers are readable; hovering a point shows its
+configuration (the lab-hover line, and a tooltip on the canvas); clicking another
+point sets the controls to that configuration; the panel selector shows another
+panel. Screenshots go to test-artifacts/browser/: 00_tour.png (the page),
+dashboard.png (the panel with a tooltip), failure.png on failure.
 
 Skipped, saying how to enable it, without Chromium or playwright (see conftest.py).
 """
@@ -21,6 +26,7 @@ import time
 import pytest
 
 from lab.config import KNOBS  # the widgets are labelled as the knobs are declared
+from lab.dashboard import views  # the live view's size and fonts, as declared
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,6 +47,9 @@ KERNEL_IDLE = """() => [...document.querySelectorAll("#jp-main-statusbar .jp-Sta
 # The panel's parts, by the CSS classes lab/widgets/ gives them for tests like this one.
 DASHBOARD = ".lab-dashboard"
 PLOT, POINTS, STATUS, ERROR, TABLE = ".lab-plot", ".lab-points", ".lab-status", ".lab-error", ".lab-table"
+CANVAS = ".lab-plot canvas.mpl-canvas, .lab-plot canvas"  # ipympl's drawing canvas (first match)
+HOVER, CARD, POINT_MAP, PICKER = ".lab-hover", ".lab-card", ".lab-point-map span", ".lab-panel-picker"
+NOTEBOOK_WIDTH = 1280  # issue 11: the live view at a 1280 px wide notebook
 
 
 def _points(page) -> int:
@@ -52,22 +61,34 @@ def _table_rows(page) -> int:
     return page.locator(f"{TABLE} tbody tr").count()
 
 
+def _canvas(page):
+    return page.locator(f"{PLOT} canvas").first
+
+
 def _plot_digest(page) -> str:
-    """A digest of the PNG the plot shows. The <img> src is a blob: URL that ipywidgets
-    revokes when the image changes, so a fetch can lose the race: try again."""
+    """A digest of the pixels the plot's canvas shows (ipympl draws each frame into a <canvas>)."""
     for _ in range(10):
-        digest = page.evaluate("""async (selector) => {
-            const img = document.querySelector(selector);
-            if (!img || !img.src) return null;
-            try {
-                const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
-                return Array.from(bytes).join(",");
-            } catch (e) { return null; }
-        }""", PLOT)
-        if digest:
-            return hashlib.sha256(digest.encode()).hexdigest()
+        data = page.evaluate("""(selector) => {
+            const canvas = document.querySelector(selector);
+            try { return canvas ? canvas.toDataURL("image/png") : null; } catch (e) { return null; }
+        }""", f"{PLOT} canvas")
+        if data and len(data) > 1000:
+            return hashlib.sha256(data.encode()).hexdigest()
         time.sleep(0.2)
-    raise AssertionError(f"could not read the plot image ({PLOT} <img> src)")
+    raise AssertionError(f"could not read the plot's canvas ({PLOT} canvas)")
+
+
+def _point_map(page) -> list[dict]:
+    """Where the panel drew each point (CSS px from the canvas's top left): lab-point-map's data-points."""
+    import json
+
+    return json.loads(page.locator(POINT_MAP).get_attribute("data-points") or "[]")
+
+
+def _dropdown_value(page, description: str) -> str:
+    select = page.locator(f"{DASHBOARD} .widget-dropdown", has=page.locator(
+        "label.widget-label", has_text=re.compile(f"^{re.escape(description)}$"))).locator("select")
+    return select.evaluate("el => el.options[el.selectedIndex].text")
 
 
 def _wait_for_measured(page, points_before: int, quant: str, prune_method: str, sparsity: float) -> int:
@@ -93,15 +114,15 @@ def _wait_for_measured(page, points_before: int, quant: str, prune_method: str, 
 
 
 def _assert_controls_uncovered(page) -> None:
-    """The plot sits right of the controls, not over them: in an output area narrower than
-    both, a plot that won't shrink squeezes the controls' column and hides the slider's
-    readout and the dropdowns' reasons under the image."""
-    plot_left = page.locator(PLOT).bounding_box()["x"]
+    """The plot sits beside the controls or, in an output area narrower than both, under them:
+    never over them (a plot that won't shrink used to squeeze the controls' column and hide the
+    slider's readout and the dropdowns' reasons under the image)."""
+    plot = page.locator(PLOT).bounding_box()
     for control in (".lab-sparsity", ".lab-quant"):
         box = page.locator(control).bounding_box()
-        assert box["x"] + box["width"] <= plot_left + 1, (
-            f"the plot (left edge at {plot_left:.0f} px) covers {control} ({box['x']:.0f}-"
-            f"{box['x'] + box['width']:.0f} px)")
+        apart = (box["x"] + box["width"] <= plot["x"] + 1) or (box["y"] + box["height"] <= plot["y"] + 1)
+        assert apart, (f"the plot ({plot['x']:.0f},{plot['y']:.0f} {plot['width']:.0f}x{plot['height']:.0f} px) "
+                       f"covers {control} ({box['x']:.0f},{box['y']:.0f} {box['width']:.0f}x{box['height']:.0f} px)")
 
 
 def _select_in_dropdown(page, description: str, option: str) -> None:
@@ -140,7 +161,7 @@ def test_dashboard_measures_what_the_user_turns(jupyter_lab, browser, artifacts)
         page.get_by_role("menubar").get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
-        page.wait_for_selector(f"{PLOT}[src]", state="visible", timeout=RUN_ALL_TIMEOUT_MS)
+        page.wait_for_selector(f"{PLOT} canvas", state="visible", timeout=RUN_ALL_TIMEOUT_MS)
         # All cells ran when every code cell shows its execution count ("[*]" while queued)
         # and the kernel is idle. Controls changed before that would queue behind the
         # notebook's own sweep in the kernel.
@@ -176,10 +197,77 @@ def test_dashboard_measures_what_the_user_turns(jupyter_lab, browser, artifacts)
         assert not panel_error, f"the dashboard shows an error: {panel_error}"
         assert not errors, "the browser logged errors:\n" + "\n".join(errors)
         page.screenshot(path=str(artifacts / "00_tour.png"), full_page=True)
+
+        _live_view(page, artifacts, errors)
     except Exception as exc:
         raise AssertionError(f"{exc}\n\n{_diagnostics(page, artifacts, console, errors, jupyter_lab['log'])}") from exc
     finally:
         page.close()
+
+
+def _live_view(page, artifacts, errors) -> None:
+    """Issue 11 in a 1280 px wide window: sizes, hover, click, the panel selector."""
+    page.set_viewport_size({"width": NOTEBOOK_WIDTH, "height": 1000})
+    if page.locator(".jp-SideBar .lm-TabBar-tab.lm-mod-current").count():  # the file browser closed
+        page.locator(".jp-SideBar .lm-TabBar-tab.lm-mod-current").first.click()
+    page.locator(DASHBOARD).scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    canvas = _canvas(page)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    # Sizes: the large panel at least 600 px wide; its fonts (declared in points, drawn at the
+    # canvas's px per inch) at least 10 px; the card's numbers and units readable text.
+    assert box["width"] >= 600, f"the large panel is {box['width']:.0f} px wide (want >= 600)"
+    px_per_inch = box["width"] / views.WIDTH_IN
+    for role, points in views.FONT_PT.items():
+        assert points / 72 * px_per_inch >= 10, f"{role} text is {points / 72 * px_per_inch:.1f} px (want >= 10)"
+    card_px = page.locator(f"{CARD} .lab-card-number").first.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+    assert card_px >= 14, f"the card's numbers are {card_px} px"
+    assert "CO2e" in page.locator(CARD).inner_text() and "USD / 1M" in page.locator(CARD).inner_text()
+
+    # Hover: the point of the current selection's batch 1 on the large panel.
+    points = _point_map(page)
+    assert points, "the panel reports no points drawn"
+    current = _dropdown_value(page, KNOBS["quant"].label).split(" ")[0]
+    target = next(p for p in points if f"· {current} ·" in p["label"])
+    page.mouse.move(box["x"] + target["x"] + 1, box["y"] + target["y"] + 1)
+    page.wait_for_function("([sel, label]) => (document.querySelector(sel)?.textContent || '').includes(label)",
+                           arg=[HOVER, target["label"]], timeout=15_000)
+    tooltip = page.locator(HOVER).inner_text()
+    assert "latency p50" in tooltip and "ms" in tooltip, f"the hover line lacks the point's numbers: {tooltip!r}"
+    page.wait_for_timeout(400)  # the canvas's own tooltip: drawn by the kernel, sent as a frame
+    page.locator(DASHBOARD).screenshot(path=str(artifacts / "dashboard.png"))
+    print(f"hovered {target['label']}: {tooltip!r}")
+
+    # Click: a point of another configuration (the dense fp32 one) sets the controls to it.
+    drawn = _point_map(page)
+    fp32 = [p for p in drawn if f"· {current} ·" not in p["label"] and "· fp32 ·" in p["label"]]
+    # the fp32 point farthest from any other, so the click can only mean that one
+    other = max(fp32, key=lambda p: min([((p["x"] - q["x"]) ** 2 + (p["y"] - q["y"]) ** 2) ** 0.5
+                                          for q in drawn if q is not p] or [1e9]))
+    page.mouse.click(box["x"] + other["x"] + 1, box["y"] + other["y"] + 1)
+    page.wait_for_function(
+        """([select]) => { const s = [...document.querySelectorAll(select)].find(x => x.options.length > 5
+                 && [...x.options].some(o => o.text === "bf16")); return s && s.options[s.selectedIndex].text === "fp32"; }""",
+        arg=[f"{DASHBOARD} .widget-dropdown select"], timeout=15_000)
+    assert _dropdown_value(page, KNOBS["quant"].label) == "fp32"
+    wanted_method = PRUNE_METHOD if PRUNE_METHOD in other["label"] else "none"
+    assert _dropdown_value(page, KNOBS["prune_method"].label) == wanted_method
+    page.wait_for_function(f"() => (document.querySelector('{STATUS}')?.textContent || '').startsWith('done')",
+                           timeout=MEASURE_TIMEOUT_MS)
+    print(f"clicked {other['label']}: quant -> {_dropdown_value(page, KNOBS['quant'].label)}")
+
+    # The panel selector: another panel large, redrawn.
+    before = _plot_digest(page)
+    page.locator(f"{PICKER} button", has_text=re.compile("^roofline$")).click()
+    page.wait_for_function("([sel]) => JSON.parse(document.querySelector(sel)?.getAttribute('data-points') || '[]')"
+                           ".every(p => p.panel === 'roofline')", arg=[POINT_MAP], timeout=15_000)
+    page.wait_for_timeout(300)
+    assert _plot_digest(page) != before, "the canvas did not change after choosing the roofline panel"
+    page.locator(DASHBOARD).screenshot(path=str(artifacts / "dashboard-roofline.png"))
+    panel_error = page.locator(ERROR).inner_text().strip()
+    assert not panel_error, f"the dashboard shows an error: {panel_error}"
+    assert not errors, "the browser logged errors:\n" + "\n".join(errors)
 
 
 def _diagnostics(page, artifacts, console: list[str], errors: list[str], server_log) -> str:

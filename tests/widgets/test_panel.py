@@ -61,7 +61,7 @@ def test_a_toggle_measures_in_the_background_commits_rows_and_redraws(panel, tmp
     runner = FakeRunner(gate=lambda c: c.quant == "bf16")
     dash = panel(runner)
     assert dash.wait(20)
-    first = bytes(dash.image.value)
+    first = dash.png()
     assert first.startswith(b"\x89PNG") and dash.points.value == "2"
     started = time.perf_counter()
     dash.set(quant="bf16")                              # returns at once: the runner is blocked
@@ -69,7 +69,7 @@ def test_a_toggle_measures_in_the_background_commits_rows_and_redraws(panel, tmp
     assert not dash.wait(0.05)
     runner.release.set()
     assert dash.wait(20)
-    assert bytes(dash.image.value) != first
+    assert dash.png() != first
     assert runner.measured() == [("fp32", 1), ("fp32", 8), ("bf16", 1), ("bf16", 8)]
     assert len(Store(tmp_path / "store.sqlite")) == 4   # every row committed as measured
     assert dash.points.value == "4" and list(dash.rows["quant"]) == ["fp32", "fp32", "bf16", "bf16"]
@@ -80,7 +80,7 @@ def test_points_appear_one_by_one(panel):
     runner = FakeRunner()
     seen = []
     dash = panel(runner, batch_sizes=(1, 2, 4), autostart=False)
-    dash.image.observe(lambda change: seen.append(len(runner.calls)), names="value")
+    dash.on_redraw(lambda d: seen.append(len(runner.calls)))
     dash.set(quant="bf16")
     assert dash.wait(20)
     assert seen == [0, 1, 2, 3]    # the empty axes, then a redraw after each configuration
@@ -91,14 +91,18 @@ def test_a_second_toggle_cancels_the_stale_work(panel):
     runner = FakeRunner(gate=lambda c: c.quant == "fp32" and c.batch_size == 1)
     states = []
     dash = panel(runner, batch_sizes=(1, 2, 4), autostart=False)
-    dash.image.observe(lambda change: states.append(tuple(dash.rows.get("quant", ()))), names="value")
+    dash.on_redraw(lambda d: states.append(tuple(dash.rows.get("quant", ()))))
+    shown = []
+    dash.on_redraw(lambda d: shown.append(list(d.shown)))
     dash.set(quant="fp32")
+    fp32_ids = [c.config_id for c in configs_from_controls(dash.values())]
     assert runner.entered.wait(5)
     dash.set(quant="bf16")                                # while fp32 batch 1 is in flight
     runner.release.set()
     assert dash.wait(20)
     assert runner.measured() == [("fp32", 1), ("bf16", 1), ("bf16", 2), ("bf16", 4)]
-    assert ("fp32",) not in states                        # the stale row was never drawn as the selection
+    assert fp32_ids not in shown[1:]                      # once bf16 was asked, fp32 was never drawn as the selection
+    assert all(ids != fp32_ids or not quants for ids, quants in zip(shown, states))  # nor with its row in it
     assert states[-1] == ("fp32", "bf16", "bf16", "bf16")  # but it is kept (and stored): it was measured
     assert dash.shown == [c.config_id for c in configs_from_controls(dash.values())]
 
@@ -109,10 +113,10 @@ def test_a_configuration_measured_before_comes_from_the_store(panel, tmp_path):
     assert dash.wait(20)
     dash.set(quant="bf16")
     assert dash.wait(20)
-    before, image = len(runner.calls), bytes(dash.image.value)
+    before, image = len(runner.calls), dash.png()
     dash.set(quant="fp32")                                 # toggle back
     assert dash.wait(20)
-    assert len(runner.calls) == before and bytes(dash.image.value) != image
+    assert len(runner.calls) == before and dash.png() != image
     assert "0 measured, 2 stored before" in dash.status.value
     fresh = FakeRunner()                                   # a new panel (a new kernel) on the same store
     again = panel(fresh, quant="bf16")
@@ -191,7 +195,8 @@ def test_save_figure_export_rows_display_and_css_hooks(panel, tmp_path):
     with pytest.raises(ValueError, match="^format="):
         dash.save_figure("jpeg", folder=tmp_path)
     assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
-    for widget, css in ((dash.image, "lab-plot"), (dash.w["sparsity"], "lab-sparsity"),
+    for widget, css in ((dash.canvas, "lab-plot"), (dash.hover, "lab-hover"), (dash.card, "lab-card"),
+                        (dash.panel_picker, "lab-panel-picker"), (dash.w["sparsity"], "lab-sparsity"),
                         (dash.w["quant"], "lab-quant"), (dash.error, "lab-error"), (dash.status, "lab-status"),
                         (dash.points, "lab-points")):
         assert css in widget._dom_classes
@@ -211,3 +216,56 @@ def test_the_default_dashboard_measures_through_a_quick_bench_on_its_store(tmp_p
         assert "quick budget" in dash.note.value and "quick budget" in dash.status.value
     finally:
         dash.close()
+
+
+def _mouse(dash, kind, xy, **kwargs):
+    """An ipympl mouse event, as the browser's would arrive (display pixels from the bottom left)."""
+    from matplotlib.backend_bases import MouseEvent
+
+    MouseEvent(kind, dash.canvas, *xy, **kwargs)._process()
+
+
+def test_hovering_a_point_shows_its_configuration_and_clicking_it_selects_it(panel):
+    runner = FakeRunner()
+    dash = panel(runner, batch_sizes=(1, 8))
+    assert dash.wait(20)
+    dash.set(quant="bf16")
+    assert dash.wait(20)
+    fp32_8 = next(r for _, r in dash.rows.iterrows() if r["quant"] == "fp32" and r["batch_size"] == 8)
+    xy = dash.view.position("latency", fp32_8["config_id"])
+    _mouse(dash, "motion_notify_event", xy)
+    assert "<b>digits-mlp · batch 8 · fp32 · cpu×" in dash.hover.value and "latency p50 8 ms" in dash.hover.value
+    assert dash.hovered["config_id"] == fp32_8["config_id"]
+    calls = len(runner.calls)
+    _mouse(dash, "button_press_event", xy, button=1)
+    assert dash.wait(20)
+    assert dash.values()["quant"] == "fp32" and dash.w["quant"].value == "fp32"   # the controls changed
+    assert len(runner.calls) == calls                      # measured before: from the session at once
+    assert fp32_8["config_id"] in dash.shown
+    _mouse(dash, "button_press_event", (2, 2), button=1)   # not on a point: nothing changes
+    assert dash.wait(5) and dash.values()["quant"] == "fp32"
+
+
+def test_the_user_picks_the_large_panel_or_a_pair_and_the_card_is_html(panel):
+    dash = panel(FakeRunner())
+    assert dash.wait(20)
+    assert dash.view.panels == ("latency",) and dash.view.fig.bbox.width >= 600
+    dash.panel_picker.value = "roofline"                  # as a click on the selector
+    assert dash.view.panels == ("roofline",)
+    dash.panel_below.value = "accuracy-energy"
+    assert dash.view.panels == ("roofline", "accuracy-energy") and dash.canvas.last_mode == "full"
+    dash.show_panels("energy")
+    assert dash.view.panels == ("energy",) and dash.panel_picker.value == "energy" and dash.panel_below.value == ""
+    assert "mJ / sample, estimate" in dash.card.value and "current selection" in dash.card.value
+    with pytest.raises(ValueError, match="^panel="):
+        dash.show_panels("speed")
+
+
+def test_a_toggle_back_reuses_the_static_layer(panel):
+    dash = panel(FakeRunner(), batch_sizes=(1, 8))
+    assert dash.wait(20)
+    dash.set(quant="bf16")
+    assert dash.wait(20)
+    dash.set(quant="fp32")
+    assert dash.wait(20)
+    assert dash.redraw_log[-1][3] == "fast"

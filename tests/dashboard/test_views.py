@@ -1,0 +1,104 @@
+"""lab.dashboard.views: the large live view — which panels, redrawn in place, what the point under the mouse is."""
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from dashboard_rows import BF16, costed_rows
+from lab.dashboard import views
+from lab.dashboard.views import FONT_PT, PANELS, FocusView, card_html, controls_for, hover_text, layout
+
+
+def test_layout_is_one_panel_or_a_pair_and_names_a_bad_panel():
+    assert layout("latency") == ("latency",) and layout("latency", "") == ("latency",)
+    assert layout("latency", "latency") == ("latency",)
+    assert layout("accuracy-energy", "roofline") == ("accuracy-energy", "roofline")
+    with pytest.raises(ValueError, match="^panel='speed'"):
+        layout("speed")
+
+
+def test_the_focus_panel_is_large_and_readable():
+    view = FocusView(("latency",))
+    width_px = view.fig.bbox.width                       # CSS px: ipympl shows a figure at its dpi
+    assert width_px >= 600
+    ax = view.axes["latency"]
+    view.update(costed_rows(), BF16, version=1)
+    px = lambda pt: pt * view.fig.dpi / 72                # noqa: E731
+    assert px(ax.xaxis.label.get_fontsize()) >= 10 and px(ax.yaxis.label.get_fontsize()) >= 10
+    assert all(px(t.get_fontsize()) >= 10 for t in ax.get_xticklabels() + ax.get_yticklabels())
+    (legend,) = view.fig.legends
+    assert all(px(t.get_fontsize()) >= 10 for t in legend.get_texts())
+    assert ax.bbox.width >= 600                           # the axes itself, not only the canvas
+    view.show(layout("latency", "roofline"))
+    assert all(a.bbox.width >= 600 for a in view.axes.values())
+
+
+@pytest.mark.parametrize("panel", list(PANELS))
+def test_every_panel_marks_the_current_configuration(panel):
+    view = FocusView((panel,))
+    view.update(costed_rows(), BF16, version=1)
+    (star,) = [c for c in view.axes[panel].collections if c.get_gid() == "lab-current"]
+    assert len(star.get_offsets()) >= 1                   # bf16 (all batch sizes, or the trade-off's one)
+
+
+def test_only_the_shown_panels_are_drawn_and_a_toggle_back_only_restyles():
+    view = FocusView(("energy",))
+    canvas = FigureCanvasAgg(view.fig)
+    assert view.update(costed_rows(), BF16, version=1) == "full" and list(view.axes) == ["energy"]
+    view.render(canvas)
+    assert view.update(costed_rows(), ["fp32-1", "fp32-8", "fp32-64"], version=1) == "restyle"
+    assert view.render(canvas) == "fast"                   # same axes: the static layer's bitmap reused
+    fast = bytes(canvas.buffer_rgba())
+    fresh = FocusView(("energy",))
+    fresh.update(costed_rows(), ["fp32-1", "fp32-8", "fp32-64"], version=1)
+    other = FigureCanvasAgg(fresh.fig)
+    assert fresh.render(other) == "full" and bytes(other.buffer_rgba()) == fast  # every path, the same pixels
+
+
+def test_hit_finds_the_point_under_the_mouse_and_mark_shows_its_tooltip():
+    view = FocusView(("latency",))
+    canvas = FigureCanvasAgg(view.fig)
+    view.update(costed_rows(), BF16, version=1)
+    view.render(canvas)
+    x, y = view.position("latency", "bf16-8")
+    assert view.hit(x + 3, y - 3)["config_id"] == "bf16-8"
+    assert view.hit(x + 40, y + 40) is None               # nowhere near a point
+    assert view.mark(view.hit(x, y), (x, y)) and not view.mark(view.hit(x, y), (x, y))  # changed once
+    (tip,) = [t for t in view.axes["latency"].texts if t.get_gid() == views.HOVER_GID]
+    assert tip.get_text().startswith("digits-mlp · batch 8 · bf16")
+    assert view.render(canvas) == "fast" and view.mark(None) and not view.axes["latency"].texts
+
+
+def test_hover_text_names_the_configuration_and_its_numbers():
+    row = costed_rows().iloc[4]                           # bf16, batch 8
+    text = hover_text(row)
+    assert text.split("\n")[0] == "digits-mlp · batch 8 · bf16 · cpu"  # rows without a device: the default
+    assert "latency p50 16 ms (p90–p99 17.6–19.2)" in text and "energy 5 mJ/sample (estimate)" in text
+    assert "CO2e 0.246 g/1k samples" in text and "roofline 5% of attainable" in text
+    assert "lab-hover" not in views.hover_html(row) and "<b>digits-mlp · batch 8 · bf16 · cpu</b>" in views.hover_html(row)
+
+
+def test_controls_for_a_row_select_its_configuration_and_keep_the_other_batch_sizes():
+    row = costed_rows().iloc[4].to_dict() | {"prune_method": "unstructured", "sparsity": 0.6, "threads": 1,
+                                            "device": "cpu", "compile": False, "finetune_epochs": 0}
+    values = controls_for(row, {"batch_sizes": (1, 16)})
+    assert values == {"model": "digits-mlp", "quant": "bf16", "prune_method": "unstructured", "sparsity": 0.6,
+                      "finetune_epochs": 0, "device": "cpu", "threads": 1, "compile": False,
+                      "batch_sizes": (1, 8, 16)}
+    dense = controls_for({**row, "prune_method": "none", "sparsity": 0.0}, {"batch_sizes": (8,)})
+    assert "sparsity" not in dense and dense["batch_sizes"] == (8,)
+
+
+def test_the_card_is_html_with_energy_source_carbon_cost_and_roofline():
+    page = card_html(costed_rows(), BF16)
+    for text in ("mJ / sample, estimate", "g CO2e / 1k samples", "USD / 1M samples", "of the roofline",
+                 ">0.246<", ">9.12<", ">1%<", "grid 380 g/kWh"):
+        assert text in page
+    assert "no point yet" in card_html(None, None)
+    assert FONT_PT["tick"] * views.DPI / 72 >= 10
+
+
+def test_the_palette_is_seaborns_colorblind_without_importing_seaborn():
+    import seaborn as sns
+
+    from lab.plots import palette
+
+    assert palette() == tuple(sns.color_palette("colorblind"))
