@@ -13,7 +13,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 help:
 	@echo "make lab        open JupyterLab on the lab's first notebook (installs on first use)"
 	@echo "make test       run the whole test suite (installs on first use)"
-	@echo "make benchmark  run the benchmarks (timer fidelity; what each optimization buys)"
+	@echo "make benchmark  run the benchmarks (timer fidelity; what each optimization buys; sweep speed; dashboard)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,8 @@ test: install browser
 benchmark: install
 	$(BIN)/python benchmarks/fidelity.py
 	$(BIN)/python benchmarks/optimizations.py
+	$(BIN)/python benchmarks/sweep_speed.py
+	$(BIN)/python benchmarks/dashboard.py
 
 clean-results:
 	rm -rf data/results
