@@ -34,7 +34,7 @@ import pandas as pd
 from lab.bench import DEFAULT_STORE, Bench
 from lab.budget import Budget
 from lab.config import KNOBS
-from lab.dashboard import controls, files, views
+from lab.dashboard import controls, describe, files, views
 from lab.dashboard.render import MPL_LOCK
 from lab.dashboard.worker import Worker
 from lab.version import __version__
@@ -122,11 +122,11 @@ class Dashboard:
         for picker in (self.panel_picker, self.panel_below):
             picker.observe(lambda change: self.show_panels(self.panel_picker.value, self.panel_below.value),
                            names="value")
-        self.hover = W.HTML(views.hover_html(None), layout=W.Layout(width=f"{self.canvas_width}px",
+        self.hover = W.HTML(describe.hover_html(None), layout=W.Layout(width=f"{self.canvas_width}px",
                                                                     min_height="44px")).add_class("lab-hover")
         # Where each point is drawn (CSS px on the canvas), hidden: an image map for tests and tools.
         self.point_map = W.HTML("", layout=W.Layout(display="none")).add_class("lab-point-map")
-        self.card = W.HTML(views.card_html(None, None), layout=W.Layout(width="360px", margin="8px 0 0 0",
+        self.card = W.HTML(describe.card_html(None, None), layout=W.Layout(width="360px", margin="8px 0 0 0",
                                                                          padding="6px 8px",
                                                                          border="1px solid #ddd")
                            ).add_class("lab-card")
@@ -263,7 +263,7 @@ class Dashboard:
         self.shown = request.ids
         self._drawn = True
         self.points.value = str(points)
-        card = views.card_html(df, request.ids)
+        card = describe.card_html(df, request.ids)
         if card != self.card.value:
             self.card.value = card
         if self._table_version != version:
@@ -315,7 +315,7 @@ class Dashboard:
             if changed:
                 self._render()
         if changed and row is not None:
-            self.hover.value = views.hover_html(row)
+            self.hover.value = describe.hover_html(row)
         self.hovered = None if row is None else dict(row)
 
     def _on_click(self, event) -> None:
@@ -331,7 +331,7 @@ class Dashboard:
     def select(self, row) -> "Dashboard":
         """Set the controls to ``row``'s configuration (a click on its point) and measure / show it."""
         try:
-            return self.set(**views.controls_for(row, self.values()))
+            return self.set(**describe.controls_for(row, self.values()))
         except ValueError as exc:
             self._errors = [f"cannot select that point: {exc}"]
             self._show_errors()

@@ -4,7 +4,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from dashboard_rows import BF16, costed_rows
 from lab.dashboard import views
-from lab.dashboard.views import FONT_PT, PANELS, FocusView, card_html, controls_for, hover_text, layout
+from lab.dashboard.views import PANELS, FocusView, layout
 
 
 def test_layout_is_one_panel_or_a_pair_and_names_a_bad_panel():
@@ -67,38 +67,13 @@ def test_hit_finds_the_point_under_the_mouse_and_mark_shows_its_tooltip():
     assert view.render(canvas) == "fast" and view.mark(None) and not view.axes["latency"].texts
 
 
-def test_hover_text_names_the_configuration_and_its_numbers():
-    row = costed_rows().iloc[4]                           # bf16, batch 8
-    text = hover_text(row)
-    assert text.split("\n")[0] == "digits-mlp · batch 8 · bf16 · cpu"  # rows without a device: the default
-    assert "latency p50 16 ms (p90–p99 17.6–19.2)" in text and "energy 5 mJ/sample (estimate)" in text
-    assert "CO2e 0.246 g/1k samples" in text and "roofline 5% of attainable" in text
-    assert "lab-hover" not in views.hover_html(row) and "<b>digits-mlp · batch 8 · bf16 · cpu</b>" in views.hover_html(row)
-
-
-def test_controls_for_a_row_select_its_configuration_and_keep_the_other_batch_sizes():
-    row = costed_rows().iloc[4].to_dict() | {"prune_method": "unstructured", "sparsity": 0.6, "threads": 1,
-                                            "device": "cpu", "compile": False, "finetune_epochs": 0}
-    values = controls_for(row, {"batch_sizes": (1, 16)})
-    assert values == {"model": "digits-mlp", "quant": "bf16", "prune_method": "unstructured", "sparsity": 0.6,
-                      "finetune_epochs": 0, "device": "cpu", "threads": 1, "compile": False,
-                      "batch_sizes": (1, 8, 16)}
-    dense = controls_for({**row, "prune_method": "none", "sparsity": 0.0}, {"batch_sizes": (8,)})
-    assert "sparsity" not in dense and dense["batch_sizes"] == (8,)
-
-
-def test_the_card_is_html_with_energy_source_carbon_cost_and_roofline():
-    page = card_html(costed_rows(), BF16)
-    for text in ("mJ / sample, estimate", "g CO2e / 1k samples", "USD / 1M samples", "of the roofline",
-                 ">0.246<", ">9.12<", ">1%<", "grid 380 g/kWh"):
-        assert text in page
-    assert "no point yet" in card_html(None, None)
-    assert FONT_PT["tick"] * views.DPI / 72 >= 10
-
-
 def test_the_palette_is_seaborns_colorblind_without_importing_seaborn():
     import seaborn as sns
 
     from lab.plots import palette
 
     assert palette() == tuple(sns.color_palette("colorblind"))
+
+
+def test_every_font_is_at_least_10_px_at_the_canvas_dpi():
+    assert min(views.FONT_PT.values()) * views.DPI / 72 >= 10
