@@ -164,6 +164,14 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+def known(device: str, threads: int, *, store=None, env_id: str | None = None) -> bool:
+    """Whether ``device``'s ceilings at ``threads`` are at hand (this process or ``store``), i.e. whether
+    ``ceilings`` will answer at once instead of measuring for a few seconds."""
+    if (env_id, str(device), int(threads)) in _CACHE:
+        return True
+    return store is not None and env_id is not None and store.get_ceilings(env_id, str(device), int(threads)) is not None
+
+
 def ceilings(device: str, threads: int, *, store=None, env_id: str | None = None, measure=None,
              remeasure: bool = False) -> dict:
     """``device``'s ceilings at ``threads``: from this process's cache, else ``store``, else measured

@@ -109,3 +109,23 @@ def card_html(df, current) -> str:
     return (f"<div style='font-size:14px;font-weight:600;margin-bottom:2px'>{html.escape(head[1])}</div>"
             f"<table style='border-collapse:collapse'>{cells}</table>"
             + (f"<div style='font-size:12px;color:#555;margin-top:4px;line-height:1.3'>{note}</div>" if note else ""))
+
+
+CEILINGS_S = 2.5  # about how long a device's ceilings take to measure on a laptop CPU (lab.roofline)
+
+
+def slow_steps(config, bench) -> list[str]:
+    """What measuring ``config`` will do besides the measurement itself that takes seconds, with how
+    long, so the status line says it instead of looking stuck: a thread count's ceilings (once per
+    machine), recovery fine-tuning, a first compile."""
+    from lab import roofline
+
+    steps = []
+    env_id = bench.environment(config.device)["env_id"]
+    if not roofline.known(config.device, config.threads, store=bench.store, env_id=env_id):
+        steps.append(f"measuring this machine's ceilings at {config.threads} thread(s), once (~{CEILINGS_S:.0f} s)")
+    if config.finetune_epochs:
+        steps.append(f"fine-tuning {config.finetune_epochs} epoch(s) after pruning")
+    if config.compile:
+        steps.append("compiling the model (torch.compile: ~20 s the first time)")
+    return steps

@@ -233,8 +233,9 @@ class Dashboard:
             self.progress.value = data["done"]
             self._status(f"{data['done']}/{data['total']} points" + _eta(data["eta_s"], data["done"], data["total"]))
         elif event == "progress":
+            slow = describe.slow_steps(data["config"], self.bench)
             self._status(f"measuring {controls.describe(data['config'])} ({data['done'] + 1}/{data['total']})"
-                         + _eta(data["eta_s"], data["done"], data["total"]))
+                         + (" · " + "; ".join(slow) if slow else "") + _eta(data["eta_s"], data["done"], data["total"]))
         elif event == "done":
             self.progress.value = self.progress.max
             self._status(f"done: {data['measured']} measured, {data['cached']} stored before · "

@@ -29,3 +29,20 @@ def test_the_card_is_html_with_energy_source_carbon_cost_and_roofline():
                  ">0.246<", ">9.12<", ">1%<", "grid 380 g/kWh"):
         assert text in page
     assert "no point yet" in card_html(None, None)
+
+
+def test_slow_steps_say_what_takes_seconds_before_it_runs(tmp_path):
+    import lab
+    from lab import roofline
+    from lab.dashboard.describe import slow_steps
+
+    bench = lab.Bench(tmp_path / "s.sqlite", budget="quick")
+    roofline.clear_cache()
+    config = lab.Config(model="digits-cnn", threads=1, prune_method="structured", sparsity=0.5, finetune_epochs=2,
+                        compile=True)
+    steps = slow_steps(config, bench)
+    assert steps[0].startswith("measuring this machine's ceilings at 1 thread(s), once")
+    assert steps[1:] == ["fine-tuning 2 epoch(s) after pruning", "compiling the model (torch.compile: ~20 s the first time)"]
+    env_id = bench.environment("cpu")["env_id"]
+    bench.store.put_ceilings(env_id, "cpu", 1, {"peak_gflops": {"fp32": 1.0}, "bandwidth_gbs": 1.0})
+    assert slow_steps(lab.Config(model="digits-cnn", threads=1), bench) == []  # stored: answered at once
