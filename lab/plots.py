@@ -135,6 +135,23 @@ def line_style(state: str) -> dict:
             "alpha": 0.45 if state == "faded" else 1.0, "zorder": 3 if state == "current" else 2}
 
 
+def restyle_series(ax, current_keys: set, any_current: bool) -> None:
+    """Restyle ``ax``'s series lines and bands in place: those whose gid is in ``current_keys`` as the
+    current selection, the others faded while one is shown (line_style, BAND_ALPHA)."""
+    for line in ax.lines:
+        gid = line.get_gid() or ""
+        if gid.startswith(SERIES_GID):
+            style = line_style(highlight_state(gid in current_keys, any_current))
+            line.set_linewidth(style["linewidth"])
+            line.set_markersize(style["markersize"])
+            line.set_alpha(style["alpha"])
+            line.set_zorder(style["zorder"])
+    for patch in ax.patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith(SERIES_GID):
+            patch.set_alpha(BAND_ALPHA[highlight_state(gid in current_keys, any_current)])
+
+
 BAND_ALPHA = {"current": 0.2, "faded": 0.08, "plain": 0.2}
 SERIES_GID = "lab-series:"  # gid prefix of a series' artists, so restyle() finds them
 

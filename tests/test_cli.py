@@ -25,7 +25,6 @@ from torch import nn
 import lab
 from lab import columns
 from helpers import assert_one_error_line, lines, run_main
-from lab.cli import main
 from lab.transforms.prune import METHODS as PRUNE_METHODS
 from lab.models import registry
 from lab.store import Store

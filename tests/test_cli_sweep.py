@@ -6,7 +6,6 @@ proves no traceback reaches the terminal. conftest gives each test its own LAB_S
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -16,9 +15,6 @@ from pathlib import Path
 import pytest
 
 from helpers import assert_one_error_line, lines, run_main
-import lab
-from lab import runner
-from lab.cli import main
 from lab.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,4 @@
 """Every notebook runs top to bottom in smoke mode (LAB_SMOKE=1)."""
-import os
 from pathlib import Path
 
 import nbformat

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assert_one_error_line, lines, run_main
 import lab
 from lab import hardware, study as studies
 from lab.store import Store

@@ -25,8 +25,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lab.numbers import finite
-from lab.plots import (BAND_ALPHA, SERIES_GID, colours, column, current_ids, current_star, energy_vs_batch,
-                       highlight_state, latency_vs_batch, line_style, memory_vs_batch, ok_rows, roofline, series,
+from lab.plots import (SERIES_GID, colours, column, current_ids, current_star, energy_vs_batch,
+                       latency_vs_batch, line_style, memory_vs_batch, ok_rows, restyle_series,
+                       roofline, series,
                        throughput_vs_batch, tradeoff)
 
 # fig.axes, in creation order (row-major in the 2 x 4 grid; the grid's last slot is the card).
@@ -285,18 +286,7 @@ def restyle(fig: Figure, df, current=None, *, max_legend: int = 8) -> Figure:
     current_keys = {SERIES_GID + str(k) for k in keys[now]}
     any_current = bool(now.any())
     for ax in axes:
-        for line in ax.lines:
-            gid = line.get_gid() or ""
-            if gid.startswith(SERIES_GID):
-                style = line_style(highlight_state(gid in current_keys, any_current))
-                line.set_linewidth(style["linewidth"])
-                line.set_markersize(style["markersize"])
-                line.set_alpha(style["alpha"])
-                line.set_zorder(style["zorder"])
-        for patch in ax.patches:
-            gid = patch.get_gid() or ""
-            if gid.startswith(SERIES_GID):
-                patch.set_alpha(BAND_ALPHA[highlight_state(gid in current_keys, any_current)])
+        restyle_series(ax, current_keys, any_current)
     at = tradeoff_batch(ok, current)
     comparable = ok[ok["batch_size"] == at] if at is not None and len(ok) else ok
     for ax, x in ((axes[VS_LATENCY], "latency_ms_p50"), (axes[VS_ENERGY], "energy_mj_per_sample")):

@@ -20,7 +20,6 @@ runs under lab.dashboard.render.MPL_LOCK (matplotlib is not thread-safe).
 from __future__ import annotations
 
 import dataclasses
-import html
 from typing import Callable
 
 import matplotlib
@@ -29,12 +28,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lab import plots
-from lab.config import KNOBS
 from lab.dashboard import controls
 from lab.dashboard.describe import hover_lines
 from lab.dashboard.figure import roofline_rows, tradeoff_batch
-from lab.numbers import finite
-from lab.plots import BAND_ALPHA, SERIES_GID, column, current_ids, current_star, line_style, ok_rows
+from lab.plots import SERIES_GID, column, current_ids, current_star, ok_rows
 
 DPI = 100  # CSS px per inch of the canvas (ipympl shows a figure at its dpi, HiDPI screens get more pixels)
 WIDTH_IN = 7.6  # 760 px: beside the 380 px controls in a 1280 px wide JupyterLab
@@ -218,18 +215,7 @@ class FocusView:
         current_keys = {SERIES_GID + str(k) for k in keys[now]}
         any_current = bool(now.any())
         for name, ax in self.axes.items():
-            for line in ax.lines:
-                gid = line.get_gid() or ""
-                if gid.startswith(SERIES_GID):
-                    style = line_style(plots.highlight_state(gid in current_keys, any_current))
-                    line.set_linewidth(style["linewidth"])
-                    line.set_markersize(style["markersize"])
-                    line.set_alpha(style["alpha"])
-                    line.set_zorder(style["zorder"])
-            for patch in ax.patches:
-                gid = patch.get_gid() or ""
-                if gid.startswith(SERIES_GID):
-                    patch.set_alpha(BAND_ALPHA[plots.highlight_state(gid in current_keys, any_current)])
+            plots.restyle_series(ax, current_keys, any_current)
             placed = self._placed.get(name)
             if placed is not None and len(placed):
                 panel = PANELS[name]

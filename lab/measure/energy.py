@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.measure.energy_source import (
-    ENERGY_SOURCES, WINDOW_UPDATES, EnergySource, EnergyUnavailable, positive,
+    ENERGY_SOURCES, WINDOW_UPDATES, EnergySource, EnergyUnavailable,
 )
 from lab.measure.energy_check import (  # noqa: F401 — re-exported: the check of every reading
     ENERGY_TIME_TOLERANCE, POWER_CEILING_FACTOR, EnergyCheck, check_energy, check_row, energy_consistent,

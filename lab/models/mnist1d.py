@@ -15,7 +15,6 @@ reaches ~68 %, a CNN ~94 %).
 from __future__ import annotations
 
 import functools
-import random
 
 import torch
 from torch import nn

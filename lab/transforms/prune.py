@@ -30,8 +30,6 @@ the one figure comparable across methods), both from prune_report.py, and
 """
 from __future__ import annotations
 
-import copy
-from typing import Callable, Iterable
 
 import torch
 import torch.nn.utils.prune as torch_prune
