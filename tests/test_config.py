@@ -63,11 +63,9 @@ def test_config_id_is_stable_across_processes_and_distinguishes_fields():
     assert Config(model="digits-mlp", batch_size=64, threads=1, quant="bf16").config_id == config.config_id
 
 
-def test_cuda_is_normalised_to_cuda_0_when_present():
-    import torch
-    if not torch.cuda.is_available():
-        pytest.skip("needs a CUDA device")
+def test_cuda_is_normalised_to_cuda_0_on_any_machine():
     assert Config(model="digits-mlp", device="cuda").device == "cuda:0"
+    assert Config(model="digits-mlp", device="cuda").config_id == Config(model="digits-mlp", device="cuda:0").config_id
 
 
 def test_grid_is_the_cartesian_product_in_nesting_order():
