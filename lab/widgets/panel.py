@@ -3,7 +3,7 @@
     dash = lab.Dashboard()                 # last line of a cell: the panel shows
     dash.set(quant="bf16", batch_sizes=(1, 16, 64)); dash.wait(30); dash.rows
 
-A thin adapter (this module and layout.py are the only ones importing ipywidgets,
+A thin adapter (this module, layout.py and canvas.py are the only ones importing ipywidgets,
 with lab.widgets re-exporting): control values -> configs is controls.py (pure,
 tested), measuring and caching is worker.py (one background thread, newest
 selection wins), the live view is views.py (the panel or pair of panels the user
@@ -38,6 +38,7 @@ from lab.dashboard import controls, describe, files, views
 from lab.dashboard.render import MPL_LOCK
 from lab.dashboard.worker import Worker
 from lab.version import __version__
+from lab.widgets.canvas import live_canvas
 from lab.widgets.layout import Controls
 
 FIGURE_DIR = files.FIGURE_DIR
@@ -108,7 +109,7 @@ class Dashboard:
         self.points = W.Label("0").add_class("lab-points")
         self.error = W.HTML("").add_class("lab-error")
         self.note = W.HTML(budget_note(self.bench.budget)).add_class("lab-note")
-        self.canvas = _canvas(self.view)
+        self.canvas = live_canvas(self.view)
         self.canvas.mpl_connect("motion_notify_event", self._on_move)
         self.canvas.mpl_connect("figure_leave_event", lambda event: self._hovering(None))
         self.canvas.mpl_connect("button_press_event", self._on_click)
@@ -421,64 +422,6 @@ class Dashboard:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
-
-
-def _canvas(view):
-    """An ipympl canvas for ``view``'s figure whose every draw, whoever asks (the worker, a hover, the
-    browser on resize), renders through the view under MPL_LOCK: data on top of the reused static layer."""
-    from ipympl.backend_nbagg import Canvas, FigureManager
-
-    class LiveCanvas(Canvas):
-        last_mode = ""
-
-        def draw(self):
-            with MPL_LOCK:
-                self._png_is_old = True
-                try:
-                    self.last_mode = view.render(self)
-                finally:
-                    self.manager.refresh_all()  # the changed pixels to the browser
-
-        def get_diff_image(self):
-            """matplotlib's webagg diff frame, PNG-encoded at zlib level 1 instead of 6: a third of the
-            time (~12 -> ~4 ms a frame) for a frame that is mostly unchanged (zero) pixels."""
-            import io
-
-            import numpy as np
-            from PIL import Image
-
-            if not self._png_is_old:
-                return None
-            buff = np.asarray(self.get_renderer().buffer_rgba()).view(np.uint32).squeeze(2)
-            if self._force_full or buff.shape != self._last_buff.shape:
-                self.set_image_mode("full")
-                output = buff
-            else:
-                self.set_image_mode("diff")
-                output = np.where(buff != self._last_buff, buff, 0)
-            self._last_buff, self._force_full, self._png_is_old = buff.copy(), False, False
-            with io.BytesIO() as png:
-                Image.fromarray(output.view(np.uint8).reshape((*output.shape, 4))).save(png, format="png",
-                                                                                        compress_level=1)
-                return png.getvalue()
-
-    canvas = LiveCanvas(view.fig)
-    FigureManager(canvas, 0)
-    canvas.header_visible = canvas.footer_visible = canvas.resizable = canvas.capture_scroll = False
-    canvas.toolbar_position = "left"
-    # The browser's first paint, before its first frame arrives: the figure as a data URL (ipympl sets
-    # it only when a canvas is displayed on its own, not inside a box). Frames then come as binary diffs.
-    import base64
-    import io
-
-    with MPL_LOCK:
-        view.render(canvas)
-        buffer = io.BytesIO()
-        view.fig.savefig(buffer, format="png", dpi=view.fig.dpi)
-    canvas._data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    canvas.syncing_data_url = False
-    canvas.add_class("lab-plot")
-    return canvas
 
 
 def _config_of(row: dict, request):
