@@ -48,6 +48,7 @@ the other cases still run).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -105,6 +106,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-case-s", type=float, default=60.0, metavar="S",
                         help="start no new round of a case after S seconds (default 60; a slow model "
                              "gets fewer rounds)")
+    parser.add_argument("--fixed-window", type=float, default=None, metavar="S",
+                        help="a diagnostic: the lab samples exactly S seconds (min_time_s = max_time_s), so its "
+                             "adaptive stop (at the first steady spell) cannot bias its mean")
     parser.add_argument("--json", metavar="PATH", help="also write every number and the environment to PATH")
     args = parser.parse_args(argv)
     known = registry.names()
@@ -382,6 +386,8 @@ def print_report(cases, overhead, quick: bool, out=None) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     policy = TimingPolicy.quick() if args.quick else TimingPolicy()
+    if args.fixed_window is not None:  # adaptive stopping off: every lab run samples exactly this long
+        policy = dataclasses.replace(policy, min_time_s=args.fixed_window, max_time_s=args.fixed_window)
     # The same minimum time as the lab's policy, so both tools sample a window of
     # about the same length (on this machine the load changes every second or two).
     min_run_time = policy.min_time_s
