@@ -52,11 +52,6 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def one_line(exc: BaseException) -> str:
-    """A failure as the row's ``error``: one line, saying what kind (out of memory, unsupported, ...)."""
-    return runner.one_line(exc)
-
-
 class Bench:
     """Rows for configurations: from the store where the reuse rule allows, measured otherwise.
 
@@ -80,7 +75,6 @@ class Bench:
         # Transformed models, one per transform group: a sweep's batch sizes and threads reuse them.
         self.prepared = prepare.PreparedCache()
         self.clock = clock
-        self.measured = 0  # rows this Bench measured (tests, benchmarks)
 
     def __repr__(self) -> str:
         return f"Bench(store={self.store!r}, budget={self.budget.name!r})"
@@ -139,10 +133,9 @@ class Bench:
                     raise TypeError(f"measure returned {type(measured).__name__}, not a dict of columns")
                 row.update((k, v) for k, v in measured.items() if k not in ("config_id", "env_id"))
             except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error; the sweep goes on
-                row["error"] = one_line(exc)
+                row["error"] = runner.one_line(exc)
                 row["error_detail"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]
         row["seconds"] = self.clock() - started
-        self.measured += 1
         if self.store is not None:
             row["id"] = self.store.add(row, env)
         return {**row, **{k: v for k, v in env.items() if k not in row}, "from_store": False}
@@ -190,8 +183,7 @@ class Bench:
                     emit(row)
                     if row.get("error"):
                         failed.add(config)
-                        done += missing[config] - round_ - 1  # the skipped repeats count as done
-        if progress is not None and done < total:
+        if progress is not None and done < total:  # repeats skipped after a failure
             progress(total, total)
         return out
 

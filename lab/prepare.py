@@ -180,6 +180,3 @@ class PreparedCache:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
         return prepared
-
-    def clear(self) -> None:
-        self._items.clear()

@@ -109,7 +109,8 @@ def time_and_energy(forward, config: Config, budget: Budget, device: torch.devic
 def derived(row: dict, config: Config, *, store, env: dict, input_bytes: int, output_bytes: int) -> dict:
     """Carbon and cost (arithmetic on the measured energy and throughput, with the settings used
     recorded beside them), and where the configuration sits under the device's roofline."""
-    out = dict(costs.derive(row, costs.carbon_setting(), costs.price_setting(device_name=env.get("device_name"), device=config.device)))
+    price = costs.price_setting(device_name=env.get("device_name"), device=config.device)
+    out = dict(costs.derive(row, costs.carbon_setting(), price))
     # Measured once per device, threads and environment (a few seconds), then cached in the store.
     ceilings = roofline.ceilings(config.device, config.threads, store=store, env_id=env["env_id"])
     out.update(roofline.row_fields(

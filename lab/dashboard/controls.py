@@ -117,19 +117,12 @@ def model_label(name: str) -> str:
 
 def describe(config: Config) -> str:
     """One line naming a configuration, for status and error messages."""
-    parts = [config.model, f"batch {config.batch_size}", config.quant]
-    if config.prune_method != "none":
-        parts.append(f"{config.prune_method} {config.sparsity:g}")
-    if config.finetune_epochs:
-        parts.append(f"+{config.finetune_epochs} ep")
-    parts.append(config.device + (f"×{config.threads}" if config.device == "cpu" else ""))
-    if config.compile:
-        parts.append("compiled")
-    return " · ".join(parts)
+    return describe_row(config.to_dict())
 
 
 def describe_row(row) -> str:
-    """describe() for a row (a dict or pandas Series with the knobs' columns): what a tooltip names."""
+    """One line naming a row's configuration (a dict or pandas Series with the knobs' columns; a Config
+    through describe()): what status lines, errors and tooltips name."""
     def get(name, default=None):
         value = row.get(name, default) if hasattr(row, "get") else default
         return default if value is None or (not isinstance(value, str) and value != value) else value

@@ -1,8 +1,8 @@
-"""The live dashboard's figure: seven panels of lab.plots and a card on one Figure, redrawn in place.
+"""The dashboard's seven-panel figure: seven panels of lab.plots and a card on one Figure — what
+"save figure" writes (the live view is lab.dashboard.views).
 
     fig = dashboard_figure(df, current=ids)
     fig = dashboard_figure(df2, current=ids, fig=fig) # new rows: the same axes, cleared and redrawn
-    restyle(fig, df2, current=other_ids)              # same rows: only the highlight moves
 
 Layout, a 2 x 4 grid:
 
@@ -25,10 +25,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lab.numbers import finite
-from lab.plots import (SERIES_GID, colours, column, current_ids, current_star, energy_vs_batch,
-                       latency_vs_batch, line_style, memory_vs_batch, ok_rows, restyle_series,
-                       roofline, series,
-                       throughput_vs_batch, tradeoff)
+from lab.plots import (SERIES_GID, colours, column, current_ids, energy_vs_batch, latency_vs_batch, line_style,
+                       memory_vs_batch, ok_rows, roofline, series, throughput_vs_batch, tradeoff)
 
 # fig.axes, in creation order (row-major in the 2 x 4 grid; the grid's last slot is the card).
 LATENCY, THROUGHPUT, MEMORY, ENERGY, VS_LATENCY, VS_ENERGY, ROOFLINE = range(7)
@@ -36,10 +34,6 @@ PANELS = 7
 GRID = (2, 4)
 CARD_GID, CARD_UNITS_GID, CARD_NOTE_GID = "lab-card", "lab-card-units", "lab-card-note"
 CARD_GIDS = (CARD_GID, CARD_UNITS_GID, CARD_NOTE_GID)
-# Figure texts that change with the selection: render.py draws them with the data layer. The card's
-# units and note change only with the device (the energy source, the price): they are static, so a
-# toggle back redraws only the card's numbers (a card's glyphs cost ~25 us each on every frame).
-DATA_TEXT_GIDS = ("lab-caption", CARD_GID)
 CARD_NUMBERS_W = 0.05  # figure fraction for the card's right-aligned numbers (~45 px at 900 px wide)
 CARD_WIDTH = 42  # characters per line of the card's note: the slot is ~180 px wide at 72 dpi
 NO_ROOFLINE = "no roofline columns in these rows\n(measured before the roofline)"
@@ -271,34 +265,3 @@ def card_note(row) -> str:
         if value is not None:  # the number first: a wrap then breaks inside the source, not the unit
             lines.append(f"{label} {value:.3g} {unit}" + (f", {_text(row, where)}" if _text(row, where) else ""))
     return "\n".join(textwrap.fill(line, CARD_WIDTH, subsequent_indent="  ") for line in lines)
-
-
-def restyle(fig: Figure, df, current=None, *, max_legend: int = 8) -> Figure:
-    """Move the highlight of a figure dashboard_figure drew from ``df`` to ``current``, without
-    redrawing the data: same result as dashboard_figure(df, current, fig=fig) when the trade-off
-    panels' batch size stays the same (the live dashboard's toggle back), several times faster."""
-    df = pd.DataFrame() if df is None else df
-    axes = list(fig.axes)
-    ok = ok_rows(df)
-    keys = series(ok) if len(ok) else pd.Series(dtype=object)
-    ids = current_ids(current)
-    now = ok["config_id"].isin(ids).to_numpy() if ids and len(ok) and "config_id" in ok else np.zeros(len(ok), bool)
-    current_keys = {SERIES_GID + str(k) for k in keys[now]}
-    any_current = bool(now.any())
-    for ax in axes:
-        restyle_series(ax, current_keys, any_current)
-    at = tradeoff_batch(ok, current)
-    comparable = ok[ok["batch_size"] == at] if at is not None and len(ok) else ok
-    for ax, x in ((axes[VS_LATENCY], "latency_ms_p50"), (axes[VS_ENERGY], "energy_mj_per_sample")):
-        shown = comparable[column(comparable, x).notna() & column(comparable, "accuracy").notna()] \
-            if len(comparable) else comparable
-        if len(shown):
-            current_star(ax, shown, column(shown, x), column(shown, "accuracy"), current)
-    placed = roofline_rows(ok)
-    if len(placed):
-        current_star(axes[ROOFLINE], placed, column(placed, "arithmetic_intensity"),
-                     column(placed, "achieved_gflops"), current)
-    _card(fig, ok, current, at)
-    title = fig._suptitle.get_text() if fig._suptitle is not None else None
-    _figure_legend(fig, axes, ok, keys, current, max_legend, title or None)
-    return fig

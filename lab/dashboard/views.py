@@ -253,8 +253,8 @@ class FocusView:
     def render(self, canvas) -> str:
         """Draw the figure on ``canvas`` (an Agg canvas: FigureCanvasAgg or ipympl's): the static layer
         (frames, ticks, labels, legend) from its bitmap while the limits and labels stay, the data on top.
-        'fast' when the bitmap was reused, 'full' when it was drawn again (as render.LiveFigure does for
-        the seven-panel figure: every path gives the same pixels)."""
+        'fast' when the bitmap was reused, 'full' when it was drawn again (every path gives the same
+        pixels: tested)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         dynamic = self._data_artists()

@@ -216,14 +216,6 @@ def cpu_peak(fn: Callable[[], object], sample_period_s: float = SAMPLE_PERIOD_S)
             _LIBC.mallopt(_M_TRIM_THRESHOLD, _STEADY_TRIM_THRESHOLD)
 
 
-def cpu_peak_bytes(fn: Callable[[], object], sample_period_s: float = SAMPLE_PERIOD_S) -> int:
-    """Peak resident bytes ``fn()`` adds over what was resident before the call; OSError if unmeasurable."""
-    extra, method = cpu_peak(fn, sample_period_s)
-    if extra is None:
-        raise OSError(f"peak memory not measurable here (method {method})")
-    return extra
-
-
 def _max_rss_growth(fn: Callable[[], object]) -> tuple[int | None, str]:
     try:
         before = _max_rss_bytes()
