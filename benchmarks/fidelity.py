@@ -6,35 +6,44 @@ under torch.inference_mode() three ways, and compares the MEAN time per call:
 
   lab     ``time_calls``: the clock read around every single call (per-call samples);
           its mean, and beside it its p50 and the skew mean / p50;
-  Timer   torch.utils.benchmark ``Timer(...).blocked_autorange()``: blocks of calls
-          between two clock reads; its mean over blocks;
+  Timer   torch.utils.benchmark ``Timer(...).timeit(number)``: blocks of ``number`` calls
+          between two clock reads (``number`` chosen once by ``blocked_autorange``);
   block   one ``time.perf_counter()`` pair around N back-to-back calls of the same
-          closure the lab times (N chosen so a block lasts >= 0.2 s; 0.05 s with
-          --quick), repeated a few times: no per-call clock read, no per-call
-          bookkeeping, nothing but the loop. Total time / total calls.
+          closure the lab times: no per-call clock read, no per-call bookkeeping,
+          nothing but the loop. Total time / total calls.
 
-Timer and the block get a window at least as long as the lab's in the same
-round: the lab samples longer when its samples are noisy (up to max_time_s),
-and on a shared machine a longer window holds more stalls, so unequal windows
-alone move a ratio of means by 10 % or more.
+Why slices. This machine changes speed by 10-50 % from one second to the next
+(a neighbour's job, frequency, the host): last week's rounds, where each tool
+sampled for half a second to five seconds in turn, gave per-round ratios from
+0.51 to 1.78 for the same case, so 5 of 10 case medians missed 0.97-1.03 though
+no tool was biased. Each round is now SLICES short slices (about SLICE_S each);
+in every slice the three tools each make the same number of calls, in an order
+that rotates slice by slice. So all three sample the same seconds with the same
+weight, and each tool's mean is its total time over its total calls. (Equal
+counts, not equal times: a window of fixed time gives a slow spell fewer calls,
+a fixed count spends longer in it, so tools that stop differently read a
+drifting machine differently although neither clock is wrong.) The lab runs in
+each slice exactly as lab.runner runs it (``time_calls``, the same closure,
+threads set around it), stopping at the slice's count rather than at its
+adaptive stop (sample until the IQR is steady); that stop is checked for bias
+separately, on a fake clock, by tests/measure/test_timing.py.
 
 Why means: a median of single calls sits below a median of block means when the
 distribution is right-skewed (a block's mean folds in its stalls), so last
 week's p50-vs-Timer-median ratio mixed two things: the statistic and the clock.
 Comparing means takes the statistic out; the lab's p50 is printed beside its
 mean with the skew (mean / p50) that accounts for the rest of that old gap. The
-old ratio (lab p50 / Timer median) stays in the table and the JSON. An empty
-call is timed the same three ways, and N clock reads in a block, so the per-call
-cost the lab's harness adds to each sample is printed in ns.
+old ratio (lab p50 / Timer's median block) stays in the table and the JSON. An
+empty call is timed the same three ways, and N clock reads in a block, so the
+per-call cost the lab's harness adds to each sample is printed in ns.
 
-Fairness on a shared machine: the three alternate, round by round (the order
-rotates), with the same model object, input tensor, thread count (checked inside
-each tool before any case) and inference_mode; a round during which other
-processes used the CPU is retried (and reported). Each figure is the median of
-its per-round figures; each ratio is the median of the per-round ratios, whose
-parts were measured seconds apart. With --threads at all cores (the default),
-another process on the CPU stalls every parallel region of a forward pass, by up
-to a scheduler slice; on a busy machine --threads 1 is steadier.
+Fairness on a shared machine: the same model object, input tensor, thread count
+(checked inside each tool before any case) and inference_mode for all three; a
+round during which other processes used the CPU is retried (and reported); each
+ratio is the ratio of the tools' pooled means over the quiet rounds. With
+--threads at all cores (the default), another process on the CPU stalls every
+parallel region of a forward pass, by up to a scheduler slice; on a busy machine
+--threads 1 is steadier.
 
 Targets: the lab's mean within 0.97-1.03 of both references; harness overhead
 under 10 µs per timed call. The exit code is 0 whatever the numbers (a
@@ -42,13 +51,12 @@ benchmark, not a test); 1 when a case could not run (its error is in the table;
 the other cases still run).
 
     .venv/bin/python benchmarks/fidelity.py [--quick] [--models a,b] [--batches 1,64]
-                                            [--threads N] [--rounds R] [--max-wait S]
+                                            [--threads N] [--rounds R] [--slices K] [--max-wait S]
                                             [--max-case-s S] [--json PATH]
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import statistics
@@ -60,14 +68,18 @@ from torch.utils.benchmark import Timer
 
 from lab import hardware
 from lab.measure.contention import CpuContention
-from lab.measure.timing import TimingPolicy, time_calls
+from lab.measure.timing import TimingPolicy, summarize, time_calls
 from lab.models import registry
 
 RATIO_TARGET = (0.97, 1.03)  # lab mean / each reference's mean
 OVERHEAD_TARGET_US = 10.0
-BLOCK_S = 0.2  # the block reference: N calls lasting at least this long (BLOCK_S_QUICK with --quick) ...
-BLOCK_S_QUICK = 0.05
-BLOCK_REPEATS = 3  # ... repeated this many times per round (2 with --quick)
+# A round is SLICES slices; in each, every tool makes the calls of about SLICE_S seconds (at least one).
+# Short enough that the machine's speed holds across the three shares of a slice (it drifts over
+# seconds); long enough that Timer's blocks fit and the clock reads are a rounding error.
+SLICE_S = 0.02
+SLICE_S_QUICK = 0.01
+SLICES = 40
+SLICES_QUICK = 3
 CLOCK_READS = 200_000  # perf_counter calls in one block, to price a clock read
 # A round counts as quiet when other processes used under this many cores on
 # average while it ran. On 2 cores a neighbour's job stalls every parallel
@@ -98,7 +110,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="torch intra-op threads for BOTH tools (default: all cores, %(default)s here)")
     parser.add_argument("--rounds", type=int, help="interleaved lab/torch rounds per case (default 7; 2 with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke test: the lab's quick policy, Timer's min_run_time to match, 2 rounds "
+                        help=f"smoke test: {SLICE_S_QUICK:g} s slices, {SLICES_QUICK} per round, 2 rounds "
                              "(numbers not meaningful)")
     parser.add_argument("--max-wait", type=float, default=None, metavar="S",
                         help="before each round, wait up to S seconds for other processes to go quiet "
@@ -106,9 +118,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-case-s", type=float, default=60.0, metavar="S",
                         help="start no new round of a case after S seconds (default 60; a slow model "
                              "gets fewer rounds)")
-    parser.add_argument("--fixed-window", type=float, default=None, metavar="S",
-                        help="a diagnostic: the lab samples exactly S seconds (min_time_s = max_time_s), so its "
-                             "adaptive stop (at the first steady spell) cannot bias its mean")
+    parser.add_argument("--slices", type=int,
+                        help=f"interleaved slices per round, each tool ~{SLICE_S:g} s of calls per slice "
+                             f"(default {SLICES}; {SLICES_QUICK} with --quick)")
     parser.add_argument("--json", metavar="PATH", help="also write every number and the environment to PATH")
     args = parser.parse_args(argv)
     known = registry.names()
@@ -125,9 +137,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--batches={text!r} is not allowed: comma-separated positive integers, e.g. 1,64")
     if args.rounds is None:
         args.rounds = 2 if args.quick else 7
+    if args.slices is None:
+        args.slices = SLICES_QUICK if args.quick else SLICES
     if args.max_wait is None:
         args.max_wait = 0.0 if args.quick else 5.0
-    for flag, value in (("--threads", args.threads), ("--rounds", args.rounds)):
+    for flag, value in (("--threads", args.threads), ("--rounds", args.rounds), ("--slices", args.slices)):
         if value < 1:
             parser.error(f"{flag}={value} is not allowed: a positive integer")
     if args.max_case_s < 0:
@@ -149,7 +163,7 @@ def check_context(threads: int) -> dict:
         return record
 
     lab_timing(probe("lab"), TimingPolicy(warmup_runs=0, warmup_s=0.0, min_runs=1, min_time_s=0.0), threads)
-    Timer("record()", globals={"record": probe("Timer")}, num_threads=threads).timeit(1)
+    torch_timing(Timer("record()", globals={"record": probe("Timer")}, num_threads=threads), 1, 1)
     block_timing(probe("block"), 1, 1, threads)
     for tool, got in seen.items():
         if got != (True, threads):
@@ -163,9 +177,10 @@ def lab_timing(fn, policy: TimingPolicy, threads: int):
         return time_calls(fn, policy)
 
 
-def torch_timing(stmt: str, env: dict, threads: int, min_run_time: float):
-    # num_threads explicitly: Timer's default is 1 thread, whatever torch is set to.
-    return Timer(stmt, globals=env, num_threads=threads).blocked_autorange(min_run_time=min_run_time)
+def torch_timing(timer: Timer, number: int, blocks: int) -> list[float]:
+    """Timer's own measurement: ``blocks`` blocks of ``number`` calls, seconds per block.
+    (``Timer.timeit`` sets the timer's thread count around each block, as ``blocked_autorange`` does.)"""
+    return [timer.timeit(number).raw_times[0] for _ in range(blocks)]
 
 
 def block_timing(fn, calls: int, repeats: int, threads: int) -> list[float]:
@@ -182,9 +197,11 @@ def block_timing(fn, calls: int, repeats: int, threads: int) -> list[float]:
     return per_call
 
 
-def window_s(stats) -> float:
-    """Seconds the lab spent inside its timed calls (the sum of its samples)."""
-    return sum(stats.samples_ms) / 1e3
+def slice_policy(calls: int) -> TimingPolicy:
+    """The lab's timer taking exactly ``calls`` samples, with no warm-up: the case is warmed once
+    before its rounds, and the slices follow one another."""
+    return TimingPolicy(warmup_runs=0, warmup_s=0.0, warmup_max_s=0.0, min_runs=calls, max_runs=calls,
+                        min_time_s=0.0, max_time_s=0.0)
 
 
 def block_calls(mean_ms: float, block_s: float) -> int:
@@ -192,21 +209,31 @@ def block_calls(mean_ms: float, block_s: float) -> int:
     return max(1, math.ceil(block_s * 1e3 / max(mean_ms, 1e-6)))
 
 
-def as_blocks_ms(samples_ms, block: int) -> float:
-    """Timer's statistic on the lab's samples: median of the means of consecutive blocks.
-
-    Separates the two causes of a ratio off 1: if this agrees with Timer while the
-    p50 does not, the clocks agree and the gap is median-of-calls vs mean-of-blocks."""
-    n = len(samples_ms) // block
-    if n == 0:
-        return statistics.fmean(samples_ms)
-    return statistics.median(statistics.fmean(samples_ms[i * block:(i + 1) * block]) for i in range(n))
-
-
 ORDERS = (("lab", "torch", "block"), ("torch", "block", "lab"), ("block", "lab", "torch"))
 
 
-def measure_case(model, x, args, policy, min_run_time) -> dict:
+def measure_round(forward, timer, number, calls, args, first_order: int) -> dict:
+    """One round: ``args.slices`` slices, in each the three tools in a rotating order, each
+    making ``calls`` calls (Timer in blocks of ``number``, which divides ``calls``).
+    Returns each tool's total ms and calls, and the lab's raw samples (for its p50)."""
+    policy = slice_policy(calls)
+    lab_ms, timer_s, block_ms = [], [], []
+    for k in range(args.slices):
+        for tool in ORDERS[(first_order + k) % len(ORDERS)]:
+            if tool == "lab":
+                lab_ms.extend(lab_timing(forward, policy, args.threads).samples_ms)
+            elif tool == "torch":
+                timer_s.extend(torch_timing(timer, number, calls // number))
+            else:
+                block_ms.extend(block_timing(forward, calls, 1, args.threads))
+    return {"lab_total_ms": sum(lab_ms), "lab_samples": len(lab_ms),
+            "torch_total_ms": sum(timer_s) * 1e3, "torch_calls": number * len(timer_s),
+            "torch_block_ms": [t * 1e3 / number for t in timer_s],
+            "block_total_ms": sum(block_ms) * calls, "block_calls": calls * len(block_ms),
+            "lab_samples_ms": lab_ms}
+
+
+def measure_case(model, x, args) -> dict:
     # A model may take a tuple of tensors (e.g. input_ids, attention_mask): unpack it, as lab.runner does.
     many = isinstance(x, (tuple, list))
     stmt = "model(*x)" if many else "model(x)"
@@ -214,10 +241,20 @@ def measure_case(model, x, args, policy, min_run_time) -> dict:
     def forward():  # as lab.runner's forward: one closure call per sample (the block loop calls it too)
         return model(*x) if many else model(x)
 
-    block_s = BLOCK_S_QUICK if args.quick else BLOCK_S
-    repeats = 2 if args.quick else BLOCK_REPEATS
+    slice_s = SLICE_S_QUICK if args.quick else SLICE_S
+    # num_threads explicitly: Timer's default is 1 thread, whatever torch is set to.
+    timer = Timer(stmt, globals={"model": model, "x": x}, num_threads=args.threads)
+    # Untimed, before any round: the first call (allocations, oneDNN primitives), Timer's own choice
+    # of its block size (which warms it up too), and the calls per slice: about slice_s at the mean
+    # Timer saw, rounded to whole Timer blocks. Every tool makes the same count in every slice: a
+    # window of fixed TIME gives a slow spell fewer calls than a fast one (its mean is a harmonic
+    # mean of the spells), a fixed COUNT spends longer in a slow spell, so tools that stop
+    # differently read a drifting machine differently although neither clock is wrong.
     with hardware.torch_threads(args.threads):
-        forward()  # untimed first call (allocations, oneDNN primitives) so no tool pays it in round 0
+        forward()
+    calibration = timer.blocked_autorange(min_run_time=slice_s)
+    number = calibration.number_per_run
+    calls = number * max(1, round(block_calls(calibration.mean * 1e3, slice_s) / number))
     rounds, case_start = [], time.perf_counter()
     # Keep going until `rounds` rounds were quiet, trying at most twice that many
     # and starting none after --max-case-s; busy rounds stay in the JSON but
@@ -226,56 +263,34 @@ def measure_case(model, x, args, policy, min_run_time) -> dict:
     while (len(rounds) < attempts and sum(r["quiet"] for r in rounds) < args.rounds
            and not (rounds and time.perf_counter() - case_start > args.max_case_s)):
         wait_for_quiet(args.max_wait)
-        with METER.window() as window:  # the three tools, under one contention window
-            # Rotate which tool goes first, so a drift in machine load hits all three alike. Round 0
-            # starts with the lab, so Timer's run time and the block's N always know a lab mean.
-            for tool in ORDERS[len(rounds) % len(ORDERS)]:
-                if tool == "lab":
-                    lab = lab_timing(forward, policy, args.threads)
-                elif tool == "torch":
-                    # At least the lab's min_runs calls (for a slow model, a second a call,
-                    # min_run_time alone would give Timer a single block), and as long a
-                    # window as the lab sampled: a noisy lab run samples up to max_time_s,
-                    # and on a shared machine a longer window holds more stalls.
-                    run_time = max(min_run_time, policy.min_runs * lab.p50 / 1e3, window_s(lab))
-                    ref = torch_timing(stmt, {"model": model, "x": x}, args.threads, run_time)
-                else:
-                    # Blocks of >= block_s each, together about as long as the lab's window.
-                    calls = block_calls(lab.mean, max(block_s, window_s(lab) / repeats))
-                    blocks = block_timing(forward, calls, repeats, args.threads)
+        with METER.window() as window:  # the whole round under one contention window
+            r = measure_round(forward, timer, number, calls, args, first_order=len(rounds))
         load = window.other_cores  # None where it can't be read: never counted as quiet
-        block_mean = statistics.fmean(blocks)  # equal-sized blocks: total time / total calls
-        rounds.append({"lab_p50_ms": lab.p50, "lab_mean_ms": lab.mean, "lab_samples": lab.n,
-                       "lab_blocked_ms": as_blocks_ms(lab.samples_ms, ref.number_per_run),
-                       "torch_median_ms": ref.median * 1e3, "torch_mean_ms": ref.mean * 1e3,
-                       "torch_blocks": len(ref.raw_times), "torch_block_size": ref.number_per_run,
-                       "torch_min_run_time_s": run_time,
-                       "block_mean_ms": block_mean, "block_ms": blocks, "block_calls": calls,
-                       "foreign_cores": load, "quiet": load is not None and load < QUIET_CORES})
+        r.update(foreign_cores=load, quiet=load is not None and load < QUIET_CORES,
+                 lab_mean_ms=r["lab_total_ms"] / r["lab_samples"],
+                 torch_mean_ms=r["torch_total_ms"] / r["torch_calls"],
+                 block_mean_ms=r["block_total_ms"] / r["block_calls"])
+        rounds.append(r)
     used = [r for r in rounds if r["quiet"]] or rounds
 
-    def median(key):  # median over rounds of one tool's per-round figure
-        return statistics.median(r[key] for r in used)
+    def pooled(tool, count):  # one tool's total time over its total calls, across the rounds used
+        return sum(r[f"{tool}_total_ms"] for r in used) / sum(r[count] for r in used)
 
-    def ratio(num, den):  # median over rounds of each round's own num / den
-        return statistics.median(r[num] / r[den] for r in used)
-
-    # Each ratio is the median of each round's own ratio: the figures of one round
-    # are measured seconds apart, while this machine shifts speed between rounds
-    # (by 10-30 %), so dividing each tool's median over all rounds can set one
-    # round's fast spell against another's slow one.
-    ratios = [r["lab_p50_ms"] / r["torch_median_ms"] for r in used]
-    lab_ms, torch_ms = median("lab_p50_ms"), median("torch_median_ms")
-    return {"lab_mean_ms": median("lab_mean_ms"), "torch_mean_ms": median("torch_mean_ms"),
-            "block_mean_ms": median("block_mean_ms"),
-            "mean_ratio_torch": ratio("lab_mean_ms", "torch_mean_ms"),
-            "mean_ratio_block": ratio("lab_mean_ms", "block_mean_ms"),
-            "skew": ratio("lab_mean_ms", "lab_p50_ms"),
-            "block_calls": used[-1]["block_calls"], "block_repeats": repeats, "block_s": block_s,
+    lab = summarize([ms for r in used for ms in r["lab_samples_ms"]])
+    lab_mean, torch_mean, block_mean = pooled("lab", "lab_samples"), pooled("torch", "torch_calls"), \
+        pooled("block", "block_calls")
+    torch_median = statistics.median(ms for r in used for ms in r["torch_block_ms"])
+    for r in rounds:  # raw samples stay out of the JSON (thousands per round); their summary stays
+        samples = r.pop("lab_samples_ms")
+        r["lab_p50_ms"] = summarize(samples).p50
+    return {"lab_mean_ms": lab_mean, "torch_mean_ms": torch_mean, "block_mean_ms": block_mean,
+            "mean_ratio_torch": lab_mean / torch_mean, "mean_ratio_block": lab_mean / block_mean,
+            "round_ratios_torch": [r["lab_mean_ms"] / r["torch_mean_ms"] for r in used],
+            "round_ratios_block": [r["lab_mean_ms"] / r["block_mean_ms"] for r in used],
+            "lab_p50_ms": lab.p50, "skew": lab_mean / lab.p50,
             # Last week's comparison, kept: lab p50 / Timer's median of block means.
-            "lab_p50_ms": lab_ms, "torch_median_ms": torch_ms, "ratio": statistics.median(ratios),
-            "ratio_of_medians": lab_ms / torch_ms, "round_ratio_min": min(ratios), "round_ratio_max": max(ratios),
-            "blocked_ratio": ratio("lab_blocked_ms", "torch_median_ms"),
+            "torch_median_ms": torch_median, "ratio": lab.p50 / torch_median,
+            "slice_s": slice_s, "slices": args.slices, "block_calls": calls, "torch_block_size": number,
             "rounds": len(used), "quiet_rounds": sum(r["quiet"] for r in rounds), "all_rounds": rounds}
 
 
@@ -290,7 +305,7 @@ def measure_overhead(args, policy, min_run_time) -> dict:
         stats = lab_timing(empty, policy, args.threads)
         lab_p50.append(stats.p50 * 1e6)
         lab_mean.append(stats.mean * 1e6)
-        ref.append(torch_timing("pass", {}, args.threads, min_run_time).median * 1e9)
+        ref.append(Timer("pass", num_threads=args.threads).blocked_autorange(min_run_time=min_run_time).median * 1e9)
         block.append(statistics.fmean(block_timing(empty, reads, 1, args.threads)) * 1e6)
         perf_counter, start = time.perf_counter, time.perf_counter()
         for _ in range(reads):
@@ -309,7 +324,7 @@ def within(ratio: float) -> bool:
     return RATIO_TARGET[0] <= ratio <= RATIO_TARGET[1]
 
 
-def run_cases(args, policy, min_run_time) -> list[dict]:
+def run_cases(args) -> list[dict]:
     """Every (model, batch) case; one that fails (a model that will not build, say)
     becomes a case with ``error`` set and the others go on."""
     cases = []
@@ -327,7 +342,7 @@ def run_cases(args, policy, min_run_time) -> list[dict]:
             start = time.perf_counter()
             try:
                 if model is not None:
-                    case.update(measure_case(model, spec.make_input(batch), args, policy, min_run_time))
+                    case.update(measure_case(model, spec.make_input(batch), args))
             except Exception as exc:  # noqa: BLE001
                 case["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
             cases.append(case)
@@ -359,9 +374,11 @@ def print_report(cases, overhead, quick: bool, out=None) -> None:
         print(row + f"{c['lab_mean_ms']:>11.4f} {c['torch_mean_ms']:>10.4f} {c['block_mean_ms']:>10.4f} "
               f"{c['mean_ratio_torch']:>9.3f} {c['mean_ratio_block']:>9.3f} {'yes' if ok else 'NO':>9} "
               f"{c['lab_p50_ms']:>10.4f} {c['skew']:>5.3f} {c['ratio']:>9.3f} {quiet:>5}", file=out)
-    print("lab/Timer, lab/block: median over the rounds used (the quiet ones, if any) of each round's ratio of "
-          "means\nblock: perf_counter around N back-to-back calls (N: a block >= "
-          f"{BLOCK_S_QUICK if quick else BLOCK_S:g} s), repeated; total time / calls\n"
+    slice_s = SLICE_S_QUICK if quick else SLICE_S
+    print(f"each round: slices of ~{slice_s:g} s per tool, the three tools taking turns (rotating order) in "
+          "every slice, each making the same number of calls\nlab/Timer, lab/block: each tool's total time / total calls over the rounds used "
+          "(the quiet ones, if any)\nblock: perf_counter around N back-to-back calls (N: a block >= one slice); "
+          "Timer: Timer.timeit(number) blocks\n"
           "skew: lab mean / lab p50 (> 1: right-skewed, so a p50 reads below any mean)\n"
           "p50/T-med: last week's ratio, lab p50 / Timer's median of block means (~ lab/Timer / skew)\n"
           "quiet: rounds without other processes on the CPU / rounds run", file=out)
@@ -385,15 +402,12 @@ def print_report(cases, overhead, quick: bool, out=None) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # The harness overhead (an empty call) is priced with the lab's own policy, as lab.runner runs it.
     policy = TimingPolicy.quick() if args.quick else TimingPolicy()
-    if args.fixed_window is not None:  # adaptive stopping off: every lab run samples exactly this long
-        policy = dataclasses.replace(policy, min_time_s=args.fixed_window, max_time_s=args.fixed_window)
-    # The same minimum time as the lab's policy, so both tools sample a window of
-    # about the same length (on this machine the load changes every second or two).
     min_run_time = policy.min_time_s
     with torch.inference_mode():
         threads_seen = check_context(args.threads)
-        cases = run_cases(args, policy, min_run_time)
+        cases = run_cases(args)
         print("measuring harness overhead (empty call) ...", file=sys.stderr, flush=True)
         overhead = measure_overhead(args, policy, min_run_time)
     print_report(cases, overhead, args.quick)

@@ -6,7 +6,6 @@ import argparse
 import io
 import json
 import math
-import statistics
 import subprocess
 import sys
 import types
@@ -36,12 +35,14 @@ def test_quick_run_writes_ratios(tmp_path):
     for key in ("lab_p50_ms", "torch_median_ms", "ratio", "lab_mean_ms", "torch_mean_ms", "block_mean_ms",
                 "mean_ratio_torch", "mean_ratio_block", "skew"):
         assert math.isfinite(case[key]) and case[key] > 0, key
-    assert case["block_calls"] >= 1 and all(len(r["block_ms"]) == case["block_repeats"] for r in case["all_rounds"])
-    # The ratio is lab/torch within each round, then the median over the rounds used.
+    assert case["block_calls"] >= 1 and case["block_calls"] % case["torch_block_size"] == 0
+    # Each ratio is one tool's pooled mean over the other's, across the rounds used; all made the same calls.
     used = [r for r in case["all_rounds"] if r["quiet"]] or case["all_rounds"]
-    assert len(used) == case["rounds"]
-    assert case["ratio"] == statistics.median(r["lab_p50_ms"] / r["torch_median_ms"] for r in used)
-    assert case["ratio_of_medians"] == case["lab_p50_ms"] / case["torch_median_ms"]
+    assert len(used) == case["rounds"] == len(case["round_ratios_torch"])
+    assert case["mean_ratio_torch"] == pytest.approx(
+        sum(r["lab_total_ms"] for r in used) / sum(r["torch_total_ms"] for r in used))
+    assert all(r["lab_samples"] == r["torch_calls"] == r["block_calls"] for r in used)
+    assert case["ratio"] == case["lab_p50_ms"] / case["torch_median_ms"]
     assert math.isfinite(result["overhead_us"]) and result["overhead_us"] > 0
     assert result["clock_read_ns"] > 0 and math.isfinite(result["harness_ns_per_sample"])
     # The lab, Timer and the block loop all ran under inference_mode with the threads asked for.
@@ -64,33 +65,50 @@ def fidelity():
 
 
 def test_means_of_the_three_tools_side_by_side_with_a_fake(fidelity, monkeypatch):
-    # No real timing: the lab's samples are 1 ms x 9 and 3 ms (mean 1.2, p50 1.0, skew 1.2);
-    # Timer's blocks average 1.25 ms; the block loop reads 1.2 ms then 1.2 ms.
-    samples = (1.0,) * 9 + (3.0,)
-    lab = types.SimpleNamespace(p50=1.0, mean=1.2, n=10, samples_ms=samples)
-    timer = types.SimpleNamespace(median=1.25e-3, mean=1.25e-3, raw_times=[2.5e-3] * 4, number_per_run=2)
-    calls = []
-    monkeypatch.setattr(fidelity, "lab_timing", lambda fn, policy, threads: lab)
-    monkeypatch.setattr(fidelity, "torch_timing", lambda stmt, env, threads, run_time: timer)
+    # No real timing. Timer's calibration: blocks of 2 calls at 1.25 ms, so a 0.02 s slice is
+    # 16 calls = 8 Timer blocks. Per slice the lab's samples are 1 ms x 15 and 3 ms (mean 1.125,
+    # p50 1.0, skew 1.125); Timer's blocks average 1.25 ms; the block loop reads 1.2 ms a call.
+    policies, timer_blocks, block_calls = [], [], []
+
+    class FakeTimer:
+        def __init__(self, stmt, globals, num_threads):
+            assert (stmt, num_threads) == ("model(x)", 1)
+
+        def blocked_autorange(self, min_run_time):
+            return types.SimpleNamespace(number_per_run=2, mean=1.25e-3)
+
+    def fake_lab(fn, policy, threads):
+        policies.append(policy)
+        return types.SimpleNamespace(samples_ms=(1.0,) * (policy.max_runs - 1) + (3.0,))
+
+    def fake_torch(timer, number, blocks):
+        timer_blocks.append((number, blocks))
+        return [2.5e-3] * blocks
 
     def fake_block(fn, n, repeats, threads):
-        calls.append((n, repeats, threads))
+        block_calls.append((n, repeats, threads))
         return [1.2] * repeats
 
+    monkeypatch.setattr(fidelity, "Timer", FakeTimer)
+    monkeypatch.setattr(fidelity, "lab_timing", fake_lab)
+    monkeypatch.setattr(fidelity, "torch_timing", fake_torch)
     monkeypatch.setattr(fidelity, "block_timing", fake_block)
     monkeypatch.setattr(fidelity, "wait_for_quiet", lambda s: None)
-    args = argparse.Namespace(threads=1, rounds=3, max_wait=0.0, max_case_s=60.0, quick=False)
-    policy = fidelity.TimingPolicy()
-    case = fidelity.measure_case(torch.nn.Identity(), torch.zeros(1), args, policy, 0.5)
+    args = argparse.Namespace(threads=1, rounds=3, slices=4, max_wait=0.0, max_case_s=60.0, quick=False)
+    case = fidelity.measure_case(torch.nn.Identity(), torch.zeros(1), args)
 
-    assert (case["lab_mean_ms"], case["torch_mean_ms"], case["block_mean_ms"]) == (1.2, 1.25, 1.2)
-    assert case["mean_ratio_torch"] == pytest.approx(0.96) and case["mean_ratio_block"] == pytest.approx(1.0)
-    assert case["skew"] == pytest.approx(1.2) and case["lab_p50_ms"] == 1.0
+    assert case["lab_mean_ms"] == pytest.approx(1.125)
+    assert (case["torch_mean_ms"], case["block_mean_ms"]) == pytest.approx((1.25, 1.2))
+    assert case["mean_ratio_torch"] == pytest.approx(0.9) and case["mean_ratio_block"] == pytest.approx(0.9375)
+    assert case["skew"] == pytest.approx(1.125) and case["lab_p50_ms"] == 1.0
     assert case["ratio"] == pytest.approx(0.8)  # last week's statistic, p50 / Timer median: ~ lab/Timer / skew
-    # N back-to-back calls lasting >= 0.2 s at the lab's mean of 1.2 ms: 167 calls, 3 blocks, same threads.
-    assert calls == [(167, 3, 1)] * 3 and len(case["all_rounds"]) == 3
-    # Every round has all three tools, whatever the rotating order.
-    assert all({"lab_mean_ms", "torch_mean_ms", "block_mean_ms"} <= set(r) for r in case["all_rounds"])
+    # The same count for every tool in every slice: 16 lab samples, 8 Timer blocks of 2, a block of 16.
+    assert case["block_calls"] == 16 and case["torch_block_size"] == 2
+    assert {(p.min_runs, p.max_runs, p.warmup_runs) for p in policies} == {(16, 16, 0)}
+    assert len(policies) == len(timer_blocks) == len(block_calls) == 3 * 4
+    assert set(timer_blocks) == {(2, 8)} and set(block_calls) == {(16, 1, 1)}
+    assert len(case["all_rounds"]) == 3 and case["round_ratios_torch"] == pytest.approx([0.9] * 3)
+    assert all("lab_samples_ms" not in r for r in case["all_rounds"])  # raw samples stay out of the JSON
 
     case.update(model="fake", batch=1, threads=1, error=None)
     overhead = {"overhead_us": 0.06, "torch_pass_us": 0.01, "lab_empty_mean_ns": 110.0, "block_empty_ns": 30.0,
@@ -100,7 +118,7 @@ def test_means_of_the_three_tools_side_by_side_with_a_fake(fidelity, monkeypatch
                           overhead, quick=False, out=out)
     text = out.getvalue()
     row = next(line for line in text.splitlines() if line.startswith("fake"))
-    assert row.split()[3:11] == ["1.2000", "1.2500", "1.2000", "0.960", "1.000", "NO", "1.0000", "1.200"]
+    assert row.split()[3:11] == ["1.1250", "1.2500", "1.2000", "0.900", "0.938", "NO", "1.0000", "1.125"]
     assert "error: ValueError: x" in text
     assert "= 80 ns per sample (one clock read: 50 ns); 0.007 % of the fastest case's mean" in text
     assert "0 of 2 lab means within 0.97-1.03 of both references (1 failed)" in text

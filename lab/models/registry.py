@@ -88,3 +88,49 @@ def get(name: str) -> ModelSpec:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"model={name!r} is not allowed: one of {', '.join(names())}") from None
+
+
+def import_models(spec: str) -> list[str]:
+    """Run the user's code that registers models, before anything looks a model up.
+
+    ``spec`` is a module name (``my_models``, importable from the current directory
+    or sys.path), a path to a ``.py`` file, or either followed by ``:function`` to
+    call after importing (``setup = "my_models:register"`` in a study file). Returns
+    the names of the models it registered. Raises ValueError, one line naming
+    ``spec``, when it cannot be imported or the function is missing."""
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    target, _, function = spec.partition(":")
+    _load_builtins()
+    before = set(_REGISTRY)
+    try:
+        if target.endswith(".py"):
+            path = Path(target).expanduser().resolve()
+            if not path.is_file():
+                raise ValueError(f"import={spec!r} is not allowed: no such file {path}")
+            name = f"lab_user_{path.stem}"
+            module_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            if "" not in sys.path and str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))  # `python -m lab` users expect their directory importable
+            module = importlib.import_module(target)
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — the user's code: any error becomes one line naming it
+        raise ValueError(f"import={spec!r} failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    if function:
+        setup = getattr(module, function, None)
+        if not callable(setup):
+            raise ValueError(f"import={spec!r} is not allowed: {target} has no function {function!r}")
+        try:
+            setup()
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"import={spec!r} failed in {function}(): {type(exc).__name__}: {exc}"
+                             .splitlines()[0]) from exc
+    return sorted(set(_REGISTRY) - before)
