@@ -7,7 +7,12 @@ What a user feels, against the targets of issue 11, printed side by side with ra
   canvas, for digits-mlp and digits-cnn: p50 <= 300 ms, max <= 1 s. Each toggle asks for
   a configuration not measured before (a fresh temporary store), batch sizes (1, 8), so
   the first point is batch 1. It splits into the runner (lab.measure in quick mode,
-  another engineer's part) and the dashboard's own (queue + redraw).
+  another engineer's part) and the dashboard's own (queue + redraw). The device's
+  roofline ceilings at every thread count the toggles use are measured before them,
+  their time printed apart: they are measured once per machine and cached in the
+  store (``python -m lab env --ceilings``), and the dashboard announces that wait
+  where it happens (lab.dashboard.describe.slow_steps) rather than pretending to be
+  instant.
 - redraw: what the dashboard spends on a frame (update the shown panel's artists,
   render with the static layer reused, the changed pixels encoded for the browser):
   p50 <= 50 ms.
@@ -36,7 +41,7 @@ import sys
 import tempfile
 import time
 
-from lab import hardware, runner
+from lab import hardware, roofline, runner
 from lab.bench import Bench
 from lab.store import Store
 from lab.widgets import Dashboard
@@ -186,6 +191,10 @@ def main(argv=None) -> int:
         bench = Bench(Store(os.path.join(tmp, "store.sqlite")), budget="quick", measure=timed)
         dash = Dashboard(bench, autostart=False)
         dash.canvas.syncing_data_url = False  # as after JupyterLab displayed it: one encoding per frame
+        started = time.perf_counter()
+        for threads in sorted({hardware.cpu_count(), *(t["threads"] for t in TOGGLES if "threads" in t)}):
+            roofline.ceilings("cpu", threads, store=bench.store, env_id=bench.environment("cpu")["env_id"])
+        results["ceilings_s"] = time.perf_counter() - started
         try:
             for model in ("digits-mlp", "digits-cnn"):
                 results[model] = toggles(dash, timed, model, trials)
@@ -227,6 +236,8 @@ def report(r) -> None:
 
     print(f"machine: {r['cpu_model']}, {r['cpu_count']} cores; load average at start "
           f"{r['load_avg_start'][0]:.2f}, at end {r['load_avg_end'][0]:.2f}")
+    print(f"the device's roofline ceilings at each thread count used, measured once before the toggles: "
+          f"{r['ceilings_s']:.1f} s")
     print(f"{'':<46}{'p50':>9}{'p99':>9}{'max':>9}            target ratios (measured / target)")
     for model in ("digits-mlp", "digits-cnn"):
         m = r[model]

@@ -1,5 +1,8 @@
 """``python -m lab``: env, models, run, sweep, export, figures (the last in lab/paper/cli.py).
 
+Every command takes ``--import MODULE_OR_PATH`` (repeatable): the user's code that registers
+models runs before the arguments are checked, so ``--model my-net`` is known to every command.
+
 Bad input is one line on stderr naming the field, the value and what is
 allowed, and exit status 2 — never a traceback. ``run`` exits 1 when some
 configurations failed while measuring (their rows, with ``error``, are stored
@@ -47,11 +50,12 @@ class _Parser(argparse.ArgumentParser):
 def add_knob_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per knob (lab.config.KNOBS), each taking a comma list; help, type and default from the knob."""
     for name, spec in KNOBS.items():
-        default = None if spec.default is None or spec.required else [spec.default]
+        # Not given stays None: lab.grid fills the knob's default, and can tell a knob that was not
+        # given (--prune unstructured without --sparsity is refused there) from one that was.
         shown = {"threads": f"all {hardware.cpu_count()} cores", "compile": "off"}.get(name, spec.default)
         extra = f" (this machine: {', '.join(hardware.available_devices())})" if name == "device" else ""
         help_text = f"{spec.help}{extra}; {spec.allowed()}" + ("" if spec.required else f" (default {shown})")
-        parser.add_argument(spec.cli_flag, *spec.aliases, dest=name, type=_knob_list(spec), default=default,
+        parser.add_argument(spec.cli_flag, *spec.aliases, dest=name, type=_knob_list(spec), default=None,
                             required=spec.required, metavar=name.upper(), help=help_text.replace("%", "%%"))
 
 
@@ -59,6 +63,7 @@ _SWEEP_EPILOG = """\
 A study file is TOML (full example: examples/study.toml):
 
   name = "digits-precision"       # required
+  setup = "my_models:register"    # optional: registers your own models ("my_models.py": beside the file)
   device = "cpu"                  # or a list; default "cpu"
   repeats = 3                     # rows per configuration, 1..100; default 1
   seeds = [0]                     # the seed knob; default [0]
@@ -137,7 +142,31 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="output file, e.g. results.parquet")
     export.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
     paper_cli.add_parser(sub)
+    for command in [parser, *sub.choices.values()]:  # declared once, before or after any command
+        add_import_flag(command)
     return parser
+
+
+IMPORT_HELP = ("run your own code that registers models (lab.register_model) first: a module name, importable "
+               "from the current directory, or path/to/file.py, optionally followed by :function to call; "
+               "repeatable")
+
+
+def add_import_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE_OR_PATH",
+                        help=IMPORT_HELP)
+
+
+def import_user_models(argv: list[str] | None) -> None:
+    """Run every ``--import`` of ``argv`` before the full parse: the knob flags check model names
+    against the registry while parsing, so the user's models must be registered by then."""
+    from lab.models import registry
+
+    early = _Parser(add_help=False)  # abbreviations as the full parser takes them
+    add_import_flag(early)
+    known, _ = early.parse_known_args(sys.argv[1:] if argv is None else argv)
+    for spec in known.imports:
+        registry.import_models(spec)
 
 
 def cmd_run(args, out, err) -> int:
@@ -153,7 +182,7 @@ def cmd_run(args, out, err) -> int:
         budget = dataclasses.replace(budget, idle_baseline_s=args.idle_baseline_s)
     bench = lab.Bench(None if args.no_store else (args.store or DEFAULT_STORE), budget=budget)
     store = bench.store
-    printer = row_printer(args.format, out)
+    printer = row_printer(args.format, out, configs)
     bar = tqdm(total=len(configs), file=err, unit="config", disable=len(configs) < 2, dynamic_ncols=True)
     counts = {"failed": 0, "stored": 0}
 
@@ -182,9 +211,10 @@ def cmd_sweep(args, out, err) -> int:
     from lab.bench import DEFAULT_STORE, Bench
 
     study = studies.load(args.study, results_dir=args.out)  # bad input: one line, before anything is measured
+    study.check()  # a study may load without its models registered (figures reads it); measuring needs them
     bench = Bench(args.store or DEFAULT_STORE, budget=study.budget)
     store = bench.store
-    printer = row_printer(args.format, out)
+    printer = row_printer(args.format, out, study.configs())
     total = len(study.configs()) * study.repeats
     bar = tqdm(total=total, file=err, unit="row", disable=total < 2, dynamic_ncols=True)
 
@@ -201,7 +231,7 @@ def cmd_sweep(args, out, err) -> int:
     print(f"{measured} rows measured, {reused} reused from {store.path}", file=err)
     if failed:
         print(f"{failed} of {len(entries)} configurations failed; see the error column "
-              "(a rerun does not retry them; --force does)", file=err)
+              "(a rerun tries them again)", file=err)
     print(f"manifest: {study.results_dir / studies.MANIFEST}", file=err)
     return EXIT_SOME_FAILED if failed else 0
 
@@ -251,7 +281,7 @@ def _ceilings(dev: dict, store_path, remeasure: bool = False) -> dict:
 
 
 def _schemes(args, out) -> int:
-    from lab.transforms import prune, quantize
+    from lab.transforms import layer_support, prune, quantize
 
     rows = [{"kind": "quant", "name": s.name, "devices": ",".join(s.device_types),
              "precision": s.compute_precision + (f" ({s.compiled_precision} compiled)" if s.compiled_precision else ""),
@@ -260,10 +290,13 @@ def _schemes(args, out) -> int:
               "bytes_per_weight": None, "what": m.description + (f"; sparsity = {m.sparsity_means}"
                                                                 if m.sparsity_means else "")}
              for m in prune.METHODS.values()]
+    support = {(r["kind"], r["name"]): r for r in layer_support.rows()}  # the layer types each acts on
+    for row in rows:
+        row.update(layers=support[row["kind"], row["name"]]["layers"], leaves=support[row["kind"], row["name"]]["leaves"])
     if args.format == "json":
         print(json.dumps(rows, indent=2), file=out)
         return 0
-    printer = TablePrinter(["kind", "name", "devices", "precision", "bytes_per_weight", "what"], out, rows)
+    printer = TablePrinter(["kind", "name", "devices", "precision", "bytes_per_weight", "layers", "what"], out, rows)
     for row in rows:
         printer(row)
     return 0
@@ -303,6 +336,7 @@ def cmd_export(args, out, err) -> int:
 def main(argv: list[str] | None = None, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
+        import_user_models(argv)
         try:
             with contextlib.redirect_stdout(out):  # --help goes to `out` like everything else
                 args = build_parser().parse_args(argv)

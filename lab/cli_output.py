@@ -6,6 +6,7 @@ import json
 import math
 
 from lab import columns
+from lab.config import KNOBS
 
 
 def format_value(value) -> str:
@@ -18,13 +19,33 @@ def format_value(value) -> str:
     return str(value)
 
 
-class TablePrinter:
-    """Streams rows as a fixed-width table: the header once, then a line per row. With ``rows`` known
-    up front, each column is as wide as its widest cell; streamed, as its header (at least 9)."""
+MIN_WIDTH = 9  # a number as format_value writes it: '7.868e+04', '0.0004539'
+# Columns of the row table that hold text although they are not knobs; every other non-knob is a number.
+_TEXT_COLUMNS = ("metric", "energy_source", "noisy", "error")
 
-    def __init__(self, cols, out, rows=None):
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class TablePrinter:
+    """Streams rows as a fixed-width table: the header once, then a line per row.
+
+    Numbers are right-aligned under a right-aligned header, text left-aligned; the last column
+    is not padded. Each column is as wide as its header, at least MIN_WIDTH, and as its widest
+    cell among ``rows`` (the rows to print, or stand-ins such as the configurations about to be
+    measured, which know the knob columns' values before any row is measured). ``numeric``: the
+    right-aligned columns (default: those whose values among ``rows`` are all numbers)."""
+
+    def __init__(self, cols, out, rows=None, numeric=None):
+        rows = list(rows or ())
         self.cols, self.out, self.started = list(cols), out, False
-        self.widths = [max([len(c), 9] + [len(format_value(r.get(c))) for r in rows or ()]) for c in self.cols]
+        self.widths = [max([len(c), MIN_WIDTH] + [len(format_value(r.get(c))) for r in rows]) for c in self.cols]
+        if numeric is None:
+            numeric = [c for c in self.cols
+                       if any(r.get(c) is not None for r in rows)
+                       and all(_is_number(r.get(c)) for r in rows if r.get(c) is not None)]
+        self.numeric = set(numeric)
 
     def __call__(self, row: dict):
         if not self.started:
@@ -33,8 +54,10 @@ class TablePrinter:
         self._line([format_value(row.get(c)) for c in self.cols])
 
     def _line(self, cells):
-        text = "  ".join(cell.ljust(w) if i == len(cells) - 1 else cell.rjust(w) if cell[:1].isdigit() else cell.ljust(w)
-                         for i, (cell, w) in enumerate(zip(cells, self.widths)))
+        last = len(cells) - 1
+        text = "  ".join(cell if i == last and col not in self.numeric
+                         else cell.rjust(width) if col in self.numeric else cell.ljust(width)
+                         for i, (col, cell, width) in enumerate(zip(self.cols, cells, self.widths)))
         write(self.out, text.rstrip())
 
 
@@ -71,8 +94,12 @@ def json_printer(out):
     return lambda row: write(out, json.dumps({k: row[k] for k in columns.ordered(row)}, default=str))
 
 
-def row_printer(format: str, out):
-    """A function printing one row at a time in ``format`` ('table', 'csv' or 'json') to ``out``."""
+def row_printer(format: str, out, configs=()):
+    """A function printing one row at a time in ``format`` ('table', 'csv' or 'json') to ``out``.
+
+    configs: the configurations about to be measured: the table sizes its knob columns to their values."""
     if format == "table":
-        return TablePrinter(columns.TABLE_COLUMNS, out)
+        numeric = [c for c in columns.TABLE_COLUMNS
+                   if (KNOBS[c].kind in (int, float) if c in KNOBS else c not in _TEXT_COLUMNS)]
+        return TablePrinter(columns.TABLE_COLUMNS, out, [c.to_dict() for c in configs], numeric=numeric)
     return {"csv": csv_printer, "json": json_printer}[format](out)

@@ -19,12 +19,20 @@ COLUMNS: dict[str, str] = {
     **{name: knob.help + ("; " + "; ".join(f"{k}: {v}" for k, v in knob.meaning.items()) if knob.meaning else "")
        for name, knob in KNOBS.items()},
     # what the transforms touched (coverage)
-    "sparsity_reached": "fraction of prunable weights (Linear/Conv) that are zero",
+    "sparsity_reached": "fraction of prunable weights (Linear/Conv, recurrent weight_ih/hh, attention q/k/v) that "
+                        "are zero",
     "params_removed_frac": "fraction of the unpruned model's nonzero parameters removed or zeroed by pruning (0-1): "
                            "what pruning reached, whatever the sparsity knob meant for its method",
     "flops_removed_frac": "fraction of the unpruned model's FLOPs per sample removed (0-1; structured pruning)",
     "pruned_by_type": "fraction of each layer type's parameters removed or zeroed, e.g. {'Linear': 0.5, 'GRU': 0.0}",
     "zero_by_type": "fraction of each layer type's weights that are zero after pruning",
+    "params_touched_frac": "fraction of the model's parameters (by count, 0-1) in tensors pruning changed (zeroed "
+                           "in, or shrunk); empty without pruning",
+    "prune_skipped": "what pruning left, by layer type, and why, e.g. {'LayerNorm': 'norms are not pruned: ...'}",
+    "prune_coverage_low": "true when the prune method touched under half of the model's parameters "
+                          "(params_touched_frac < 0.5): the sparsity label overstates what was done",
+    "quant_coverage_low": "true when a quantizing scheme quantized under half of the model's weights "
+                          "(quantized_frac < 0.5): the scheme's label overstates what was done",
     "quantized_frac": "fraction of the model's weights (by count) actually quantized (0-1; 0 for float schemes)",
     "quantized_by_type": "fraction of each layer type's weights quantized, e.g. {'Linear': 0.98}",
     "sparse_size_mib": "weights as stored with prunable layers in CSR sparse format (MiB)",

@@ -144,7 +144,8 @@ def grid(**knobs) -> list[Config]:
     """The cartesian product of knob values, as validated configs.
 
     Each knob takes one value or a list: ``grid(model="digits-mlp", batch_size=[1, 64],
-    quant=["fp32", "bf16"])`` gives four configs, in the order the lists are nested.
+    quant=["fp32", "bf16"])`` gives four configs, in the order the lists are nested. A pruning
+    method that takes a sparsity needs one given: ``prune_method="unstructured"`` alone is refused.
     """
     unknown = [k for k in knobs if k not in KNOBS]
     if unknown:
@@ -155,6 +156,13 @@ def grid(**knobs) -> list[Config]:
         if not values:
             raise FieldError(name, value, "at least one value")
         axes[name] = values
+    if "sparsity" not in axes:
+        # The knob's default (0) suits no pruning; a method that takes a sparsity would silently prune nothing.
+        needs = [m for m in axes.get("prune_method", ()) if m in _PRUNE_METHODS and m != "none"
+                 and _PRUNE_METHODS[m].fixed_sparsity is None]
+        if needs:
+            raise FieldError("sparsity", None, f"required with prune_method {needs[0]!r} (its default, 0, would "
+                                               f"prune nothing): {KNOBS['sparsity'].allowed()}, e.g. 0.5")
     mixed = len(axes.get("prune_method", ())) > 1  # alone, `none` + a sparsity is a mistake to report
     configs = []
     for combo in itertools.product(*axes.values()):

@@ -12,4 +12,6 @@ __version__ = "0.2.0"
 # 1: rows before this field existed (lab 0.1.0)
 # 2: contention on every row, FLOPs with attention, coverage of transforms, portable memory,
 #    ceilings per row, cost without a guessed price, 2:4 size after conversion
-MEASUREMENT_VERSION = 2
+# 3: transforms on real architectures (unstructured and int8-dynamic cover GRU / LSTM / attention,
+#    structured keeps attention found by structure), coverage flags, minilm on lab.models.bert
+MEASUREMENT_VERSION = 3

@@ -12,11 +12,23 @@ import torch
 
 from helpers import FakeMeasure
 from lab import bench as bench_module, hardware
+from lab.models import registry
 
 
 @pytest.fixture(autouse=True)
 def _private_store(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_STORE", str(tmp_path / "store.sqlite"))
+
+
+@pytest.fixture(autouse=True)
+def _private_registry():
+    """Models a test registers are gone after it: a name one test registers ('mine') must not turn
+    another test's unknown model into a known one."""
+    registry.names()  # the built-ins, loaded once, stay
+    saved = dict(registry._REGISTRY)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -392,3 +392,82 @@ def test_failed_configuration_is_stored_with_its_error_and_the_grid_goes_on(fail
     assert code == 1
     assert f"{2 - contended} of 3 configurations were already in" in err or contended == 2
     assert len(Store(store_path())) == 4 + contended
+
+
+# --- a pruning method needs its sparsity ------------------------------------------------------------
+
+def test_prune_without_sparsity_is_one_line_not_a_silent_sparsity_0(fake_measure):
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--prune", "unstructured", "--quick"])
+    assert_one_error_line(code, out, err, "sparsity", "prune_method 'unstructured'", "a number from 0")
+    assert fake_measure.calls == []
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--prune", "unstructured", "--sparsity", "0,0.5",
+                               "--threads", "1", "--quick"])
+    assert code == 0, err
+    assert [(c.prune_method, c.sparsity) for c in fake_measure.calls] == [("unstructured", 0.0), ("unstructured", 0.5)]
+
+
+# --- tables line up -------------------------------------------------------------------------------
+
+def _assert_aligned(text: str, left: set[str]):
+    """Every cell starts where its header starts (the ``left`` columns: text) or ends where it ends
+    (every other column: numbers); the last column may run on; empty cells are skipped."""
+    header, *rows = lines(text)
+    spans = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", header)]
+    assert rows and len(spans) > 2
+    for row in rows:
+        for name, start, end in spans[:-1]:
+            if not row[start:end].strip():
+                continue
+            if name in left:
+                assert row[start] != " " and (start == 0 or row[start - 1] == " "), (name, row)
+            else:
+                assert row[end - 1] != " " and (end == len(row) or row[end] == " "), (name, row)
+
+
+def test_run_table_columns_line_up_whatever_the_names(fake_measure):
+    code, out, err = run_main(["run", "--model", "digits-mlp,mnist1d-transformer", "--quant", "fp32,int8-dynamic",
+                               "--batch", "1,64", "--threads", "1", "--quick"])
+    assert code == 0, err
+    assert len(lines(out)) == 9
+    _assert_aligned(out, {"model", "quant", "prune_method", "device", "energy_source", "noisy", "error"})
+
+
+def test_models_table_columns_line_up():
+    code, out, err = run_main(["models"])
+    assert code == 0, err
+    _assert_aligned(out, {"model", "metric", "task"})
+    code, out, err = run_main(["models", "--schemes"])
+    assert code == 0, err
+    _assert_aligned(out, {"kind", "name", "devices", "precision", "layers", "what"})
+
+
+# --- quiet: third-party notices that say nothing to the user are dropped ---------------------------------
+
+def test_torchao_and_pytree_notices_are_dropped_and_nothing_else(caplog):
+    import logging
+
+    class Enum:  # stands for one of torchao's Enum classes
+        __module__ = "torchao.quantization.granularity"
+
+    def emitted(logger: str, message: str, *args) -> bool:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            logging.getLogger(logger).warning(message, *args)
+        return bool(caplog.records)
+
+    notice = ("%s is an Enum subclass and is now natively supported by torch.compile as an opaque value type. "
+              "Calling register_constant() on Enum subclasses is deprecated")
+    assert not emitted("torchao", "Failed to load /x/site-packages/torchao/_C_mxfp8.cpython-310.so: Could not load")
+    assert not emitted("torchao", "Failed to load /x/site-packages/torchao/_C_cutlass_90a.abi3.so: Could not load")
+    assert not emitted("torch.utils._pytree", notice, Enum)
+    # Anything else still shows: another torchao library, another torchao warning, someone else's Enum.
+    assert emitted("torchao", "Failed to load /x/site-packages/torchao/_C.abi3.so: undefined symbol")
+    assert emitted("torchao", "Skipping import of cpp extensions due to incompatible torch version")
+    assert emitted("torch.utils._pytree", notice, type("Mine", (), {"__module__": "my_models"}))
+
+
+def test_importing_torchao_through_lab_prints_nothing():
+    proc = subprocess.run([sys.executable, "-c", "import lab, torchao, torchao.quantization"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "Failed to load" not in proc.stderr and "register_constant" not in proc.stderr, proc.stderr

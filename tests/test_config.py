@@ -89,6 +89,18 @@ def test_grid_gives_one_baseline_for_sparsities_without_a_pruning_method():
         grid(model="digits-mlp", sparsity=[0.3])
 
 
+def test_grid_refuses_a_pruning_method_without_its_sparsity():
+    # The knob's default, 0, would prune nothing without a word.
+    for methods in ("unstructured", ["none", "structured"]):
+        with pytest.raises(FieldError) as info:
+            grid(model="digits-mlp", prune_method=methods)
+        assert info.value.field == "sparsity" and "\n" not in str(info.value)
+        assert "prune_method" in str(info.value) and "a number from 0 up to (not including) 1" in str(info.value)
+    # What needs no sparsity, or is given one (0 included: the start of a sparsity curve), is fine.
+    assert [c.sparsity for c in grid(model="digits-mlp", prune_method=["none", "2:4"])] == [0.0, 0.5]
+    assert [c.sparsity for c in grid(model="digits-mlp", prune_method="unstructured", sparsity=[0, 0.5])] == [0, 0.5]
+
+
 def test_grid_fine_tunes_the_pruned_points_not_the_baseline():
     configs = grid(model="digits-mlp", prune_method=["none", "structured"], sparsity=0.5, finetune_epochs=[0, 2])
     assert [(c.prune_method, c.finetune_epochs) for c in configs] == [("none", 0), ("structured", 0),

@@ -105,8 +105,12 @@ BAD_STUDIES = {
     "seeds-duplicate": (GOOD.replace("repeats = 3", "seeds = [1, 1]"), "seeds"),
     "device-unknown": (GOOD.replace("repeats = 3", 'device = "tpu"'), "device"),
     "config-batch-zero": (GOOD.replace("batch_size = [1, 2]", "batch_size = [0]"), "grid.batch_size=0"),
-    "config-unknown-model": (GOOD.replace('["digits-mlp"]', '["no-such-model"]'), "model"),
+    "config-unknown-model": (GOOD.replace('["digits-mlp"]', '["no-such-model"]'), "grid.model='no-such-model'"),
     "config-unknown-quant": (GOOD + 'quant = ["int3"]\n', "grid.quant='int3'"),
+    "prune-without-sparsity": (GOOD + 'prune_method = ["unstructured"]\n', "grid.sparsity=None"),
+    "unknown-model-in-grid-and-scan": (GOOD.replace('["digits-mlp"]', '["mine"]')
+                                       + "[sensitivity]\nmodels = ['mine']\n", "grid.model='mine'"),
+    "setup-not-a-string": ("setup = 3\n" + GOOD, "setup=3"),
     "quality-no-max-drop": (GOOD + "[quality]\n", "quality.max_drop"),
     "quality-bad-max-drop": (GOOD + "[quality]\nmax_drop = 2\n", "quality.max_drop"),
     "quality-unknown-key": (GOOD + "[quality]\nmax_drop = 0.01\nmetric = 'f1'\n", "quality.metric"),
@@ -125,11 +129,32 @@ BAD_STUDIES = {
 def test_bad_study_is_one_line_naming_file_and_field(tmp_path, text, field):
     path = write(tmp_path, text)
     with pytest.raises(ValueError) as info:
-        studies.load(path)
+        # A model not registered in this process loads (its results can be drawn) and fails the check
+        # that measuring runs first; every other problem fails the load itself.
+        studies.load(path).check()
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"{path}: ")
     assert field in message
+
+
+def test_a_study_of_a_model_not_registered_here_loads_for_reading_and_refuses_to_measure(tmp_path, fake_measure):
+    text = GOOD.replace('["digits-mlp"]', '["somebodys-model"]') + "[quality]\nmax_drop = 0.01\n"
+    path = write(tmp_path, text)
+    study = studies.load(path)  # figures reads its results: no registry needed
+    assert study.grid["model"] == ["somebodys-model"] and study.quality.max_drop == 0.01
+    for attempt in (study.configs, study.check, lambda: studies.run(study)):
+        with pytest.raises(ValueError) as info:
+            attempt()
+        assert str(info.value).startswith(f"{path}: grid.model='somebodys-model' is not allowed: one of ")
+        assert 'setup = "module:function"' in str(info.value)
+    assert fake_measure.calls == [] and not study.results_dir.exists()
+    # What needs no registry is still checked when the file loads.
+    with pytest.raises(ValueError, match="grid.batch_size=0 is not allowed"):
+        studies.load(write(tmp_path, text.replace("batch_size = [1, 2]", "batch_size = [0]"), "zero.toml"))
+    with pytest.raises(ValueError, match="quality.baseline.quant='int3' is not allowed"):
+        studies.load(write(tmp_path, text.replace("max_drop = 0.01", "max_drop = 0.01\nbaseline = { quant = 'int3' }"),
+                           "base.toml"))
 
 
 def test_unknown_knob_lists_the_knobs(tmp_path):
@@ -206,6 +231,9 @@ def test_a_failed_configuration_stops_its_repeats_and_is_retried_on_a_rerun(tmp_
     assert all(len(c["row_ids"]) == 1 for c in failed)  # the first failure stops that config's repeats
     assert len(fake_measure.calls) == 3 + 1 + 3 + 1
     assert progress[-1] == (12, 12)  # skipped repeats still advance the progress to the end
+    # Finished, but not complete: figures built from it must not claim the failed configurations.
+    assert manifest["sweep_finished"] is True and manifest["complete"] is False
+    assert manifest["failed_configs"] == [c["config_id"] for c in failed]
 
     # The one reuse rule: a stored failure answers nothing, so a rerun tries again (and only that).
     fake_measure.calls.clear()
@@ -217,6 +245,7 @@ def test_a_failed_configuration_stops_its_repeats_and_is_retried_on_a_rerun(tmp_
     fixed = studies.run(study)
     assert [c.quant for c in fake_measure.calls] == ["bf16"] * 6
     assert [c["failed"] for c in fixed["configs"]] == [0, 0, 0, 0]
+    assert fixed["complete"] is True and fixed["failed_configs"] == []
 
 
 def test_quick_rows_do_not_serve_a_default_budget_study(tmp_path, fake_measure):

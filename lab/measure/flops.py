@@ -35,8 +35,21 @@ with no discount for a causal mask — torch's own ``sdpa_flop`` convention.
 The MHA "fast path" (``torch._transformer_encoder_layer_fwd`` and friends)
 hides every matmul of an encoder layer in one fused op, so it is switched off
 for the counted pass and restored after.
+
+Counted once per structure. The count depends only on the layers, their shapes and
+the input's shape (zeros still multiply: unstructured pruning and every precision
+count the same), so ``count_flops`` keeps its results by ``structure_key`` for the
+process, and reads the built-in models' unpruned counts from data/models/flops.json
+(written by ``python -m lab.measure.flops --record``; tests/measure/test_flops.py
+recounts every entry). Why: the counter's dispatch mode imports torch._dynamo on
+its first use, 1.4 s of a fresh kernel's first point on a 2-core laptop.
 """
 from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -76,7 +89,57 @@ def _first_sample(arg):
     return arg
 
 
+KNOWN_FILE = Path(__file__).resolve().parents[2] / "data" / "models" / "flops.json"
+_COUNTED: dict[str, int] = {}  # structure_key -> FLOPs per sample, counted in this process
+
+
+def code_bytes(code) -> bytes:
+    """A function's bytecode and constants, nested functions' included, stable across processes
+    (a nested code object's repr holds its address, so it is walked, not printed)."""
+    parts = [code.co_code]
+    for const in code.co_consts:
+        parts.append(code_bytes(const) if hasattr(const, "co_code") else repr(const).encode())
+    return b"\0".join(parts)
+
+
+def structure_key(model: torch.nn.Module, args: tuple) -> str:
+    """A hash of what a FLOP count depends on: the modules (their repr, and each module class's
+    forward code, so a re-registered model that calls its layers differently is counted anew),
+    every parameter's and buffer's name, shape and dtype, the shape and dtype of one sample of
+    each arg, torch's version."""
+    digest = hashlib.sha256(torch.__version__.encode())
+    digest.update(repr(model).encode())
+    for cls in sorted({type(m) for m in model.modules()}, key=lambda c: (c.__module__, c.__qualname__)):
+        code = getattr(getattr(cls, "forward", None), "__code__", None)
+        digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+        if code is not None:
+            digest.update(code_bytes(code))
+    for name, t in (*model.named_parameters(), *model.named_buffers()):
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+    for a in args:
+        one = _first_sample(a)
+        digest.update(f"{tuple(one.shape)}:{one.dtype}".encode() if isinstance(one, torch.Tensor) else repr(one).encode())
+    return digest.hexdigest()[:24]
+
+
+@functools.lru_cache(maxsize=1)
+def _known() -> dict[str, int]:
+    try:
+        return {k: int(v) for k, v in json.loads(KNOWN_FILE.read_text())["flops_per_sample"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # a missing or damaged table only costs a count
+
+
 def count_flops(model: torch.nn.Module, args: tuple) -> int:
+    """FLOPs of ONE sample's forward pass (see ``count``), from the process's or the shipped
+    table when this structure was counted before."""
+    key = structure_key(model, args)
+    if key not in _COUNTED:
+        _COUNTED[key] = _known().get(key) or count(model, args)
+    return _COUNTED[key]
+
+
+def count(model: torch.nn.Module, args: tuple) -> int:
     """FLOPs of ONE sample's forward pass (a multiply-add counts 2), attention included.
 
     args: the forward() args, each batched along dim 0; the first sample of each
@@ -93,3 +156,39 @@ def count_flops(model: torch.nn.Module, args: tuple) -> int:
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     return int(counter.get_total_flops())
+
+
+EXAMPLE_BATCH = 8  # lab.prepare's example batch (a test checks they agree; imported there would be a cycle)
+
+
+def record(path: Path = KNOWN_FILE) -> dict:
+    """Count every built-in model (as built, unpruned, fp32) at lab.prepare's example input and write
+    the table ``count_flops`` reads: {structure_key: FLOPs per sample}, with what each entry is."""
+    from lab.models import registry
+
+    table, models = {}, {}
+    for name in registry.names():
+        spec = registry.get(name)
+        try:
+            model = spec.build().eval()
+        except ImportError:  # an optional model not installed here
+            continue
+        x = spec.make_input(EXAMPLE_BATCH)
+        args = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+        key = structure_key(model, args)
+        with torch.inference_mode():
+            table[key] = count(model, args)
+        models[name] = key
+    data = {"torch_version": torch.__version__, "flops_per_sample": table, "models": models,
+            "made_by": "python -m lab.measure.flops --record"}
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return data
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--record"]:
+        sys.exit("usage: python -m lab.measure.flops --record   (writes data/models/flops.json)")
+    for name, key in record()["models"].items():
+        print(f"{name:<22} {key}")

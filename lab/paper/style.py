@@ -104,6 +104,18 @@ def figsize(size: str, panels: int = 1) -> tuple[float, float]:
     return width, round(max(2.6, width / panels * ASPECT), 3)
 
 
+def grid_figsize(size: str, rows: int, cols: int) -> tuple[float, float]:
+    """(width, height) in inches of a ``rows`` x ``cols`` grid of panels at column ``size``: the
+    column's width; each row as tall as its panels' width allows, 1.55 to 2.6 in (below 1.55 in a
+    long y label with its unit no longer fits beside the ticks). A legend below is added by the caller."""
+    if rows == cols == 1:
+        return figsize(size, 1)
+    figsize(size)  # checks size
+    width = SIZES[size]
+    panel = max(1.55, min(2.6, width / cols * (ASPECT if cols == 1 else 0.8)))
+    return width, round(rows * panel, 3)
+
+
 def save_kwargs(fmt: str) -> dict:
     """savefig keywords for ``fmt`` with metadata that does not vary between runs.
 

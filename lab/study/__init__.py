@@ -11,11 +11,17 @@ A study's results directory (default: beside the file, named after its stem, so
 ``sensitivity-<model>.csv`` when a sensitivity scan is asked for.
 
 Resuming: a configuration counts the rows this environment already holds that
-succeeded and serve the study's budget; only the missing repeats are measured.
-A configuration whose latest row in this environment *failed* is not measured
-again, in this run or on resume, unless ``force``: a deterministic failure (a
-scheme the device lacks, out of memory) would otherwise be re-run on every
-resume. Its failed row is listed in the manifest. ``force`` re-measures every repeat.
+the reuse rule serves (lab.bench: same measuring code and model fingerprint, a
+budget at least as strict, no error, not contended); only the missing repeats
+are measured. A failed configuration gets no further repeats in the run it
+failed in, and is tried again by the next run (a stored failure answers
+nothing), so a fixed model or evaluation is measured without ``force``. Its
+failed rows are listed in the manifest. ``force`` re-measures every repeat.
+
+Your own models: ``setup = "my_models:register"`` (or ``"my_models.py"``, relative
+to the study file) registers them before the grid is checked. A study naming a
+model not registered in this process still loads, for reading its results;
+``run`` refuses it with one line naming ``grid.model``.
 Summaries (median and interval over repeats, the quality budget) are in lab.summary.
 """
 from lab.study.spec import Quality, Sensitivity, Study, load

@@ -1,4 +1,11 @@
-"""A study file (TOML): load and validate it into a frozen Study (see lab.study for the format)."""
+"""A study file (TOML): load and validate it into a frozen Study (see lab.study for the format).
+
+``setup = "module:function"`` (or ``"path/to/file.py"``, relative to the study file) runs the
+user's code that registers models before anything else is checked. A study naming a model that
+is not registered in this process still loads, so its stored results can be read and drawn
+(``python -m lab figures`` measures nothing); measuring it (``Study.configs()``, ``run``) refuses
+with one line naming ``grid.model``.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,12 +17,13 @@ from pathlib import Path
 
 from lab import hardware
 from lab.budget import BUDGETS, Budget
-from lab.config import DEFAULT_BASELINE, GRID_KNOBS, MAX_SEED, Config, grid
+from lab.config import DEFAULT_BASELINE, GRID_KNOBS, KNOBS, MAX_SEED, Config, grid
 from lab.errors import FieldError
 from lab.models import registry
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_TOP_KEYS = ("name", "description", "device", "repeats", "seeds", "budget", "grid", "quality", "sensitivity")
+_TOP_KEYS = ("name", "description", "setup", "device", "repeats", "seeds", "budget", "grid", "quality",
+             "sensitivity")
 _GRID_KNOBS = GRID_KNOBS  # device and seed have top-level keys
 _BUDGETS = tuple(BUDGETS)
 MAX_REPEATS = 100
@@ -45,7 +53,8 @@ class Study:
     """A loaded, validated study file (see the module docstring and examples/study.toml).
 
     devices: normalized ('cuda' -> 'cuda:0'); grid: knob -> list of values as the file gives them;
-    budget: 'default' or 'quick'; results_dir: where run() writes (default: beside the file, its stem).
+    budget: 'default' or 'quick'; results_dir: where run() writes (default: beside the file, its stem);
+    setup: the user's model-registering code as the file gives it ("module:function" or a .py path), or None.
     """
 
     name: str
@@ -60,13 +69,35 @@ class Study:
     quality: Quality | None = None
     sensitivity: Sensitivity | None = None
     results_dir: Path | None = None
+    setup: str | None = None
 
     def __hash__(self) -> int:  # the grid is a dict; the file's bytes identify the study
         return hash((self.path, self.sha256, self.results_dir))
 
     def configs(self) -> list[Config]:
-        """Every configuration, in grid order (the file's knobs nested as written, then device, then seed)."""
-        return grid(**self.grid, device=list(self.devices), seed=list(self.seeds))
+        """Every configuration, in grid order (the file's knobs nested as written, then device, then seed).
+
+        FieldError, one line naming the file and the study's field (``grid.model``, ``seeds``, ...),
+        when one is not allowed, e.g. a model not registered in this process."""
+        try:
+            return grid(**self.grid, device=list(self.devices), seed=list(self.seeds))
+        except FieldError as exc:
+            name = {"seed": "seeds", "device": "device"}.get(exc.field, f"grid.{exc.field}" if exc.field in _GRID_KNOBS
+                                                              else exc.field)
+            allowed = exc.allowed
+            if exc.field == "model" and self.setup is None:
+                allowed += ' (your own model: register it with setup = "module:function" in the study file)'
+            raise FieldError(name, exc.value, allowed, where=str(self.path)) from None
+
+    def check(self) -> None:
+        """Everything that needs the registry (configurations, the quality baseline, the sensitivity
+        models), in that order; FieldError, one line naming the file and field. ``run`` calls it first."""
+        configs = self.configs()
+        check = _Checker(self.path)
+        if self.quality is not None:
+            _check_baseline(check, self.quality, configs, given=self.quality.baseline != dict(DEFAULT_BASELINE))
+        if self.sensitivity is not None:
+            _check_sensitivity_models(check, self.sensitivity.models)
 
     @property
     def budget_policy(self) -> Budget:
@@ -74,7 +105,7 @@ class Study:
 
     def resolved(self) -> dict:
         """The settings as run, defaults filled in (the manifest's ``resolved``)."""
-        return {"device": list(self.devices), "repeats": self.repeats, "seeds": list(self.seeds),
+        return {"setup": self.setup, "device": list(self.devices), "repeats": self.repeats, "seeds": list(self.seeds),
                 "budget": self.budget, "grid": self.grid,
                 "quality": dataclasses.asdict(self.quality) if self.quality else None,
                 "sensitivity": {"models": list(self.sensitivity.models), "method": self.sensitivity.method,
@@ -146,6 +177,7 @@ def load(path: str | os.PathLike, *, results_dir: str | os.PathLike | None = Non
     unknown = [k for k in doc if k not in _TOP_KEYS]
     if unknown:
         check.fail(unknown[0], doc[unknown[0]], "a study key: one of " + ", ".join(_TOP_KEYS))
+    setup = _setup(check, doc.get("setup"), path)  # the user's models, before any name is looked up
     name = doc.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         check.fail("name", name, "a name of letters, digits, '_', '.' and '-' (required)")
@@ -172,16 +204,46 @@ def load(path: str | os.PathLike, *, results_dir: str | os.PathLike | None = Non
                   seeds=tuple(seeds), budget=budget,
                   quality=_quality(check, doc["quality"], knobs) if "quality" in doc else None,
                   sensitivity=_sensitivity_settings(check, doc["sensitivity"]) if "sensitivity" in doc else None,
-                  results_dir=Path(results_dir) if results_dir is not None else path.parent / path.stem)
-    try:
-        study.configs()  # every Config validation error, now, with the file's name
-    except FieldError as exc:
-        name = {"seed": "seeds", "device": "device"}.get(exc.field, f"grid.{exc.field}" if exc.field in knobs
-                                                          else exc.field)
-        raise FieldError(name, exc.value, exc.allowed, where=str(path)) from None
-    if study.quality is not None:
-        _check_baseline(check, study.quality, study.configs(), given="baseline" in doc["quality"])
+                  results_dir=Path(results_dir) if results_dir is not None else path.parent / path.stem,
+                  setup=setup)
+    unregistered = [m for m in knobs["model"] + list(study.sensitivity.models if study.sensitivity else ())
+                    if isinstance(m, str) and m not in registry.names()]
+    if unregistered:
+        # Readable, not measurable: check what needs no registry now; configs() names the model.
+        _check_values(check, knobs)
+    else:
+        study.check()  # every Config validation error, now, with the file's name
     return study
+
+
+def _setup(check: _Checker, value, path: Path) -> str | None:
+    """Run the study's ``setup`` (registering the user's models); its text as given, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        check.fail("setup", value, 'the code that registers your models: "module:function" or "path/to/file.py" '
+                                   "(relative to the study file)")
+    try:
+        registry.import_models(value, base_dir=path.parent, field="setup")
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return value
+
+
+def _check_values(check: _Checker, knobs: dict) -> None:
+    """Each grid value on its own (ranges, choices), for a study whose models are not registered here:
+    what needs the model (its width knob, the baseline among the configurations) waits for configs()."""
+    for knob, values in knobs.items():
+        if knob == "model":
+            for model in values:
+                if not isinstance(model, str) or not model:
+                    check.fail("grid.model", model, "model names")
+            continue
+        for value in values:
+            try:
+                KNOBS[knob].check(value)
+            except FieldError as exc:
+                raise exc.within(str(check.path), prefix="grid.") from None
 
 
 def _grid(check: _Checker, table) -> dict:
@@ -215,7 +277,10 @@ def _quality(check: _Checker, table, knobs: dict) -> Quality:
     if baseline.get("prune_method") == "none":
         baseline.setdefault("sparsity", 0.0)
     try:
-        Config(model=knobs["model"][0], **baseline)  # the same checks as any config
+        for knob, value in baseline.items():
+            KNOBS[knob].check(value)
+        if knobs["model"][0] in registry.names():
+            Config(model=knobs["model"][0], **baseline)  # and the checks across knobs, as for any config
     except FieldError as exc:
         raise exc.within(str(check.path), prefix="quality.baseline.") from None
     return Quality(max_drop=max_drop, baseline=baseline)
@@ -239,13 +304,12 @@ def _check_baseline(check: _Checker, quality: Quality, configs: list[Config], gi
 
 
 def _sensitivity_settings(check: _Checker, table) -> Sensitivity:
+    """The [sensitivity] table; whether its models are registered is checked by Study.check()."""
     table = check.table("sensitivity", table, ("models", "method", "sparsities"))
-    names = registry.names()
     models = check.values("sensitivity.models", table.get("models", []), "model names")
     for model in models:
-        if model not in names or registry.get(model).evaluate is None:
-            check.fail("sensitivity.models", model, "a model with an evaluation: one of " + ", ".join(
-                n for n in names if registry.get(n).evaluate is not None))
+        if not isinstance(model, str) or not model:
+            check.fail("sensitivity.models", model, "model names")
     method = table.get("method", "unstructured")
     if method not in _SCAN_METHODS:
         check.fail("sensitivity.method", method, " or ".join(_SCAN_METHODS))
@@ -255,3 +319,9 @@ def _sensitivity_settings(check: _Checker, table) -> Sensitivity:
     return Sensitivity(models=tuple(models), method=method, sparsities=tuple(sparsities))
 
 
+def _check_sensitivity_models(check: _Checker, models) -> None:
+    names = registry.names()
+    for model in models:
+        if model not in names or registry.get(model).evaluate is None:
+            check.fail("sensitivity.models", model, "a model with an evaluation: one of " + ", ".join(
+                n for n in names if registry.get(n).evaluate is not None))

@@ -54,9 +54,12 @@ def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
     Which stored rows count is the Bench's one reuse rule (a failed, contended or outdated row is
     measured again). Missing repeats are measured round by round across configurations, not back
     to back. The manifest and rows.jsonl are rewritten after each row (``complete`` False,
-    ``finished_at`` None until the end), so an interrupted sweep says how far it got.
+    ``finished_at`` None until the end), so an interrupted sweep says how far it got; at the end
+    ``sweep_finished`` is True and ``complete`` is True only if no configuration failed every
+    repeat (those are listed in ``failed_configs``).
     """
     study = study if isinstance(study, Study) else load(study)
+    study.check()  # a model not registered in this process: one line naming grid.model, nothing measured
     if bench is None:
         bench = Bench(store, budget=study.budget)
     if bench.store is None:
@@ -98,7 +101,12 @@ def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
     _write(manifest, rows, out)
     bench.rows(configs, repeats=study.repeats, force=force, on_row=record, progress=progress)
     manifest["sensitivity_files"] = _sensitivity(study, out, force, previous)
-    manifest["finished_at"], manifest["complete"] = _now(), True
+    # Finished is not complete: a configuration whose every repeat failed has no numbers, and
+    # figures and tables built from this study must not claim it.
+    manifest["finished_at"], manifest["sweep_finished"] = _now(), True
+    manifest["failed_configs"] = [e["config_id"] for e in manifest["configs"] if e["row_ids"]
+                                  and all(rows[i].get("error") for i in e["row_ids"] if i in rows)]
+    manifest["complete"] = not manifest["failed_configs"]
     _write(manifest, rows, out)
     return manifest
 

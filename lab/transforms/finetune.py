@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lab.transforms.prune_base import normal_tensors, prunable_layers
+from lab.transforms.prune_base import normal_tensors, prunable_weights
 
 
 def _check(epochs, lr, batch_size, max_seconds) -> None:
@@ -72,8 +72,8 @@ def finetune(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor], ep
         first = next((p for p in model.parameters() if p.is_floating_point()), None)
         if x.is_floating_point() and first is not None:
             x = x.to(first.dtype)
-        masks = [(m.weight, m.weight.detach() != 0) for _, m in prunable_layers(model)
-                 if not bool((m.weight != 0).all())]
+        weights = [getattr(m, k) for _, m, k in prunable_weights(model)]  # Linear/Conv, recurrent, attention
+        masks = [(w, w.detach() != 0) for w in weights if not bool((w != 0).all())]
         params = [p for p in model.parameters() if p.is_floating_point()]
         requires_grad = [p.requires_grad for p in params]
         for p in params:

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from lab.numbers import finite
-from lab.transforms.prune_base import prunable_layers
+from lab.transforms.prune_base import REPORT_ATTR, prunable_weights
+from lab.transforms.touched import is_low
 
 MIB = 1024 * 1024
 
@@ -40,8 +41,8 @@ def sparsity_report(model: nn.Module) -> dict:
     """What pruning left, and what its zeros would save if stored sparse.
 
     params: parameter elements (count); nonzero_params: those that are not zero
-    sparsity_reached: zeros / elements over the prunable weights (0.0 for a dense model). Only
-        zeros count: a structured-pruned model is smaller, not sparser, and reads 0.0 here (see coverage)
+    sparsity_reached: zeros / elements over the prunable weights (``prunable_weights``: Linear/Conv,
+        recurrent and attention projections; 0.0 for a dense model). Only zeros count: a structured-pruned model is smaller, not sparser, and reads 0.0 here (see coverage)
     sparse_size_mib: MiB of the state_dict as torch.save writes it with every
         prunable weight in CSR (conv weights flattened to 2-D) and the rest dense.
         CSR stores an int64 column index per nonzero, so below roughly two-thirds
@@ -49,10 +50,11 @@ def sparsity_report(model: nn.Module) -> dict:
     """
     with torch.no_grad():
         params = list(model.parameters())
-        weights = [m.weight for _, m in prunable_layers(model)]
+        found = prunable_weights(model)
+        weights = [getattr(m, k) for _, m, k in found]
         elements = sum(w.numel() for w in weights)
         zeros = sum(w.numel() - _count_nonzero(w) for w in weights)
-        names = {f"{name}.weight" if name else "weight" for name, _ in prunable_layers(model)}
+        names = {f"{name}.{k}" if name else k for name, _, k in found}
         state = {}
         for key, value in model.state_dict().items():
             if key in names and type(value) is torch.Tensor and value.dim() >= 2:
@@ -118,6 +120,11 @@ def coverage(before: Mapping[str, int] | nn.Module | int, after: nn.Module, flop
     pruned_by_type: {layer type: params_removed_frac within that type}
     zero_by_type: {layer type: share of the parameters left after pruning that are zero}
     The dicts are plain str -> float, ready for JSON.
+    From the ``PruneReport`` prune() leaves on ``after`` (None / False when it has none: no pruning):
+    params_touched_frac: share of the model's parameters (by count, 0-1) in tensors pruning changed
+    prune_skipped: {layer type: why the method left it}, e.g. {'LayerNorm': 'norms are not pruned: ...'}
+    prune_coverage_low: True when the method touched under half of the parameters (touched.LOW_COVERAGE);
+        a CoverageWarning then names what it skipped
     """
     if isinstance(before, nn.Module):
         before = nonzero_by_type(before)
@@ -136,4 +143,16 @@ def coverage(before: Mapping[str, int] | nn.Module | int, after: nn.Module, flop
         kind: 1 - nonzero.get(kind, 0) / n for kind, n in counts_before.items() if n > 0}
     zero_by_type = {kind: (n - nonzero[kind]) / n for kind, n in elements.items() if n > 0}
     return {"params_removed_frac": removed, "flops_removed_frac": flops_removed,
-            "pruned_by_type": pruned_by_type, "zero_by_type": zero_by_type}
+            "pruned_by_type": pruned_by_type, "zero_by_type": zero_by_type, **touched(after)}
+
+
+def touched(after: nn.Module) -> dict:
+    """params_touched_frac, prune_skipped, prune_coverage_low from the model's PruneReport (see coverage)."""
+    report = getattr(after, REPORT_ATTR, None)
+    if report is None:
+        return {"params_touched_frac": None, "prune_skipped": None, "prune_coverage_low": False}
+    left = "; ".join(f"{kind}: {why}" for kind, why in report.skipped.items()) or "nothing reported"
+    low = is_low(report.touched_frac, f"prune_method {report.method!r} at sparsity {report.sparsity} touched "
+                                      f"{report.touched_frac:.0%} of the model's parameters (left: {left})")
+    return {"params_touched_frac": report.touched_frac, "prune_skipped": dict(report.skipped),
+            "prune_coverage_low": low}

@@ -8,7 +8,9 @@ elements, what really ended up quantized, overall and per layer type.
 
 Quantized weights are recognised in the three forms the lab's schemes leave:
 - torch.ao quantized modules (int8-dynamic): the weight lives in a packed
-  ScriptObject, read through ``_weight_bias()``; its tensor ``is_quantized``;
+  ScriptObject, read through ``_weight_bias()`` (a Linear's (weight, bias); a
+  dynamic GRU / LSTM's {'weight': {name: tensor}, 'bias': {...}}, every layer and
+  direction); its tensor ``is_quantized``;
 - torchao tensor subclasses (Int8Tensor, Int4OpaqueTensor, Float8Tensor, the
   older AffineQuantizedTensor, ...): a parameter whose class derives from
   torchao's TorchAOBaseTensor or whose class name says it is quantized;
@@ -24,6 +26,8 @@ import re
 
 import torch
 from torch import nn
+
+from lab.transforms.touched import is_low
 
 _QUANTIZED_CLASS = re.compile(r"Quantized|^U?Int\d|^Intx|^Float8|^Fp8|^NF4|^MX")
 _TORCHAO_BASES = ("TorchAOBaseTensor", "AffineQuantizedTensor", "LinearActivationQuantizedTensor")
@@ -97,7 +101,10 @@ def _walk(module: nn.Module, counts: dict, seen: set) -> None:
     kind = type(module).__name__
     if type(module).__module__.startswith("torch.ao.nn.quantized") and hasattr(module, "_weight_bias"):
         if kind != "LinearPackedParams":  # its owner (the quantized Linear) reports it
-            for t in module._weight_bias():
+            packed = module._weight_bias()
+            if isinstance(packed, dict):  # a dynamic GRU / LSTM: {'weight': {...}, 'bias': {...}}
+                packed = [t for part in packed.values() for t in part.values()]
+            for t in packed:
                 if torch.is_tensor(t):
                     _add(counts, kind, t, is_quantized(t))
         return
@@ -113,13 +120,17 @@ def _walk(module: nn.Module, counts: dict, seen: set) -> None:
         _walk(child, counts, seen)
 
 
-def coverage(model: nn.Module) -> dict:
+def coverage(model: nn.Module, scheme: str | None = None) -> dict:
     """The share of the model's weights (parameter elements, by count) that are quantized.
+
+    scheme: the quantizing scheme asked for (None: a float model or unknown, never flagged)
 
     quantized_frac: quantized elements / all weight elements, 0-1 (biases, norms and layers a scheme
         skips count as not quantized; 0.0 for a float model)
     quantized_by_type: {layer type (class name): that share within the type}, e.g.
         {'Linear': 0.98, 'Conv2d': 0.0, 'BatchNorm2d': 0.0}; plain str -> float, ready for JSON
+    quant_coverage_low: True when ``scheme`` quantized under half of the weights (touched.LOW_COVERAGE);
+        a CoverageWarning then names the layer types it left in float
     Call it on quantize()'s result, before prune.accelerate() and torch.compile (which wrap or
     repack the weights). A torch.compile'd model is unwrapped (its ``_orig_mod``).
     """
@@ -128,5 +139,9 @@ def coverage(model: nn.Module) -> dict:
     _walk(model, counts, set())
     total = sum(n for n, _ in counts.values())
     done = sum(q for _, q in counts.values())
-    return {"quantized_frac": done / total if total else 0.0,
-            "quantized_by_type": {kind: q / n for kind, (n, q) in counts.items() if n}}
+    frac = done / total if total else 0.0
+    left = ", ".join(f"{kind} {n - q}" for kind, (n, q) in counts.items() if n - q > 0)
+    low = scheme is not None and is_low(frac, f"quant {scheme!r} quantized {frac:.0%} of the model's weights "
+                                              f"(left in float, elements by layer type: {left})")
+    return {"quantized_frac": frac, "quantized_by_type": {kind: q / n for kind, (n, q) in counts.items() if n},
+            "quant_coverage_low": low}

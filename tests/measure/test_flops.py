@@ -1,4 +1,5 @@
 import pytest
+import json
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -89,3 +90,47 @@ def test_minilm_counts_its_attention():
     # 6 * 12 * 2 * (2*32*32*32) = 9,437,184 of the 688,914,432.
     args = spec.make_input(1)
     assert count_flops(spec.build().eval(), tuple(args)) == 688_914_432
+
+
+def test_the_shipped_table_holds_each_built_in_models_recount():
+    """data/models/flops.json (python -m lab.measure.flops --record) is recounted here, model by model:
+    count_flops serves these without counting, so a stale entry would be a wrong number."""
+    from lab.measure import flops
+    from lab.models import minilm, registry
+    from lab.prepare import EXAMPLE_BATCH, to_args
+
+    assert flops.EXAMPLE_BATCH == EXAMPLE_BATCH  # the table is keyed by the input prepare counts with
+    table = json.loads(flops.KNOWN_FILE.read_text())
+    assert set(table["models"]) >= {"digits-mlp", "digits-cnn", "mnist1d-cnn", "mnist1d-transformer"}
+    for name, key in table["models"].items():
+        if name == "minilm" and not minilm.available():
+            continue
+        spec = registry.get(name)
+        model, args = spec.build().eval(), to_args(spec.make_input(EXAMPLE_BATCH))
+        assert flops.structure_key(model, args) == key, name
+        with torch.inference_mode():
+            assert flops.count(model, args) == table["flops_per_sample"][key], name
+
+
+def test_count_flops_counts_each_structure_once_and_tells_structures_apart(monkeypatch):
+    from lab.measure import flops
+
+    counted = []
+    monkeypatch.setattr(flops, "_COUNTED", {})
+    monkeypatch.setattr(flops, "count", lambda model, args: counted.append(model) or 7)
+    a, b = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    x = (torch.zeros(2, 4),)
+    assert flops.count_flops(a, x) == flops.count_flops(b, x) == 7 and counted == [a]  # same structure
+    with torch.no_grad():
+        b.weight[:, :2] = 0  # zeros still multiply: same count, no recount
+    flops.count_flops(b, x)
+    assert len(counted) == 1
+    flops.count_flops(torch.nn.Linear(4, 5), x)            # another shape
+    flops.count_flops(a, (torch.zeros(2, 4, dtype=torch.float64),))  # another input dtype
+
+    class Twice(torch.nn.Linear):  # same layers and repr, another forward
+        def forward(self, x):
+            return super().forward(x) + super().forward(x)
+
+    flops.count_flops(Twice(4, 3), x)
+    assert len(counted) == 4

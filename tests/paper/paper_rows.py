@@ -47,3 +47,30 @@ def make_sensitivity() -> dict:
     return frames
 
 
+
+
+def make_many_rows() -> pd.DataFrame:
+    """12 series: 2 models x 2 prunings x 3 schemes (more than a plot can tell apart), roofline columns too."""
+    parts = []
+    for m, model in enumerate(("digits-mlp", "digits-cnn")):
+        for p, (method, sparsity) in enumerate((("none", 0.0), ("unstructured", 0.5))):
+            part = make_rows(roofline=True).assign(model=model, prune_method=method, sparsity=sparsity)
+            part["config_id"] = part["config_id"] + f"-{model}-{method}"
+            part["id"] = part["id"] + 1000 * (2 * m + p)
+            part["accuracy"] = part["accuracy"] - 0.03 * p - 0.01 * m
+            part["latency_ms_p50"] = part["latency_ms_p50"] * (1 - 0.3 * p) * (1 + m)
+            part["throughput_sps"] = part["throughput_sps"] / ((1 - 0.3 * p) * (1 + m))
+            part["energy_mj_per_sample"] = part["energy_mj_per_sample"] * (1 - 0.2 * p) * (1 + 0.5 * m)
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def make_budget_rows() -> pd.DataFrame:
+    """make_rows (budget 'default') plus quick-budget repeats of every fp32 configuration, three times
+    slower (the noise a quick budget brings), and one bf16 configuration measured only with 'quick'."""
+    rows = make_rows().assign(budget="default")
+    quick = rows[(rows["quant"] == "fp32") & rows["error"].isna()].assign(
+        budget="quick", id=lambda d: d["id"] + 500, latency_ms_p50=lambda d: d["latency_ms_p50"] * 3)
+    only_quick = rows[(rows["quant"] == "bf16") & (rows["batch_size"] == 64)].index
+    rows.loc[only_quick, "budget"] = "quick"
+    return pd.concat([rows, quick], ignore_index=True)

@@ -401,6 +401,7 @@ CNN_CONV = 1 * 32 * 9 + 32 * 64 * 9 + 64 * 64 * 9    # 55584
 CNN_BN = 32 + 64 + 64                                 # 160
 CNN_LINEAR = 64 * 10 + 10                             # 650
 CNN_PARAMS = CNN_CONV + CNN_BN + CNN_LINEAR           # 56394
+CNN_ELEMENTS = CNN_PARAMS + CNN_BN                    # 56554: with the BatchNorm shifts, zero at the start
 # FLOPs of one 8x8 sample: 2 x Cin x Cout x 9 per pixel per conv, + 2 x 64 x 10 for the Linear.
 CNN_FLOPS = 2 * 64 * 9 * (1 * 32 + 32 * 64 + 64 * 64) + 2 * 64 * 10
 
@@ -430,7 +431,10 @@ def test_structured_half_removes_three_quarters_of_digits_cnn():
         "flops_removed_frac": 1 - flops_after / CNN_FLOPS,
         "pruned_by_type": {"Conv2d": 1 - conv_after / CNN_CONV, "BatchNorm2d": 0.5,
                            "Linear": 1 - linear_after / CNN_LINEAR},
-        "zero_by_type": {"Conv2d": 0.0, "BatchNorm2d": 0.5, "Linear": 0.0}}  # BN: its zero shifts
+        "zero_by_type": {"Conv2d": 0.0, "BatchNorm2d": 0.5, "Linear": 0.0},  # BN: its zero shifts
+        # every tensor but the classifier's bias changed (its weight lost inputs)
+        "params_touched_frac": 1 - 10 / CNN_ELEMENTS, "prune_coverage_low": False,
+        "prune_skipped": {"Linear": "classifier: the output layer, kept for the output shape"}}
     assert round(report["params_removed_frac"], 4) == 0.7450 and round(report["flops_removed_frac"], 4) == 0.7487
     assert sparsity_report(pruned)["sparsity_reached"] == 0.0  # the zero count alone says nothing happened
 
@@ -443,7 +447,10 @@ def test_unstructured_half_zeros_the_prunable_weights_and_saves_no_flops():
     report = coverage(before, pruned, CNN_FLOPS, flops(pruned, x))
     assert report == {"params_removed_frac": zeroed / CNN_PARAMS, "flops_removed_frac": 0.0,
                       "pruned_by_type": {"Conv2d": 0.5, "BatchNorm2d": 0.0, "Linear": 320 / CNN_LINEAR},
-                      "zero_by_type": {"Conv2d": 0.5, "BatchNorm2d": 0.5, "Linear": 320 / CNN_LINEAR}}
+                      "zero_by_type": {"Conv2d": 0.5, "BatchNorm2d": 0.5, "Linear": 320 / CNN_LINEAR},
+                      # the conv and Linear weights were touched; biases and norms not
+                      "params_touched_frac": (CNN_CONV + 640) / CNN_ELEMENTS, "prune_coverage_low": False,
+                      "prune_skipped": {"BatchNorm2d": METHODS["unstructured"].skips["norm"]}}
 
 
 def test_coverage_takes_a_model_or_a_count_and_missing_flops():

@@ -241,7 +241,10 @@ def test_a_scheme_must_state_its_facts():
     with pytest.raises(TypeError, match="compute_precision"):
         q.Scheme("x", torch.float32, ("cpu",), lambda m, ctx: m, bytes_per_weight=1)
     with pytest.raises(ValueError, match="^compute_precision='int3' is not allowed: one of fp32, "):
-        q.Scheme("x", torch.float32, ("cpu",), lambda m, ctx: m, compute_precision="int3", bytes_per_weight=1)
+        q.Scheme("x", torch.float32, ("cpu",), lambda m, ctx: m, compute_precision="int3", bytes_per_weight=1,
+                 layer_types=("Linear",))
+    with pytest.raises(TypeError, match="layer_types"):  # which layers it converts is a fact too
+        q.Scheme("x", torch.float32, ("cpu",), lambda m, ctx: m, compute_precision="int8", bytes_per_weight=1)
 
 
 def test_supported_is_the_entrys_reason():
@@ -283,11 +286,13 @@ def test_coverage_by_layer_type_on_a_conv_model():
     dynamic, _ = quantized("int8-dynamic", cnn(), x)  # torch.ao: nn.Linear only
     assert q.coverage(dynamic) == {"quantized_frac": (16 * 32 + 32 * 10) / (conv + bn + linear),
                                    "quantized_by_type": {"Conv2d": 0.0, "BatchNorm2d": 0.0,
-                                                         "Linear": (16 * 32 + 32 * 10) / linear}}
+                                                         "Linear": (16 * 32 + 32 * 10) / linear},
+                                   "quant_coverage_low": False}
     # PT2E folds the BatchNorm into the conv (its weights, plus a new bias) and quantizes both layers' weights.
     static, _ = quantized("int8-static", cnn(), x, calibration=inputs((1, 8, 8), 64, seed=2))
     assert q.coverage(static) == {"quantized_frac": (16 * 9 + 16 * 32 + 32 * 10) / (conv + linear),
-                                  "quantized_by_type": {"Conv2d": 144 / 160, "Linear": (16 * 32 + 32 * 10) / linear}}
+                                  "quantized_by_type": {"Conv2d": 144 / 160, "Linear": (16 * 32 + 32 * 10) / linear},
+                                  "quant_coverage_low": False}
 
 
 def test_coverage_of_a_transformer_leaves_attention_in_float():
