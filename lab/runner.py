@@ -63,7 +63,9 @@ def time_and_energy(forward, config: Config, budget: Budget, device: torch.devic
     Energy is read over the timed calls themselves: the counter is read where the timing
     starts sampling, and the window is extended with more calls only while it is shorter
     than the energy window needs (the budget's, and 100 of the counter's updates) — one run
-    of the model, not a second one. The windows are one contention window: when other
+    of the model, not a second one. Peak memory is read on the second warm-up call (not on the
+    first, which pays one-time allocations; not on an extra call after the timing). The windows
+    are one contention window: when other
     processes used this machine's cores meanwhile, they are measured again after a pause
     (within the budget's bound); if still contended, the least disturbed attempt is kept and
     flagged."""
@@ -78,8 +80,14 @@ def time_and_energy(forward, config: Config, budget: Budget, device: torch.devic
                     if sync is not None:
                         sync()
                     idle_w = energy.measure_idle_power(energy_source, budget.idle_baseline_s)
-                opened = {}
-                stats = timing.time_calls(forward, budget.timing, sync=sync, time_one=time_one,
+                opened, probed = {}, {}
+
+                def memory_probe(fn):  # the second warm-up call: its peak memory and output size
+                    outputs = []  # kept: the output's size is the roofline's traffic
+                    probed["peak"] = memory.peak(lambda: outputs.append(fn()), config.device)
+                    probed["output_bytes"] = _nbytes(outputs[-1])
+
+                stats = timing.time_calls(forward, budget.timing, sync=sync, time_one=time_one, probe=memory_probe,
                                           on_start=lambda: opened.update(t=time.perf_counter(),
                                                                          j=energy_source.read_joules()))
                 reading = energy.measure_energy(forward, energy_source, min_window_s=budget.energy_window_s,
@@ -87,9 +95,7 @@ def time_and_energy(forward, config: Config, budget: Budget, device: torch.devic
                                                 opened=(opened["t"], opened["j"], stats.n), idle_power_w=idle_w)
             finally:
                 energy_source.close()  # a power-sampling source stops its thread between rows
-            outputs = []  # the peak-memory call keeps its output: its size is the roofline's traffic
-            peak = memory.peak(lambda: outputs.append(forward()), config.device)
-        return (stats, peak, reading, _nbytes(outputs[-1])), window.other_cpu_frac
+        return (stats, probed["peak"], reading, probed["output_bytes"]), window.other_cpu_frac
 
     outcome = contention.run_with_contention(measure_once, budget.contention, method=_CONTENTION.method)
     stats, peak, reading, output_bytes = outcome.result

@@ -28,9 +28,10 @@ class TimingPolicy:
     """How long to warm up and to sample. Times in seconds.
 
     Warm-up lasts ``warmup_runs`` calls and ``warmup_s``, but a slow call stops it after
-    two calls once ``warmup_max_s`` has passed (five warm-up calls of a 150 ms model
-    would cost more than its measurement's overhead budget; two reach steady state:
-    the first pays allocation and kernel choice, the second confirms it).
+    two calls once ``warmup_max_s`` has passed (five warm-up calls of minilm at batch 16,
+    70 ms each, were most of a row's overhead outside the measurement; two reach steady
+    state: the first pays allocation and kernel choice, the second confirms it, and the
+    timing's own IQR check samples on where they did not).
     Sampling stops once ``min_runs`` and ``min_time_s`` are both reached and the
     samples are not noisy; a noisy run keeps sampling until ``max_time_s``.
     ``max_runs`` caps the count. At least ``min_runs`` calls are always made,
@@ -38,7 +39,7 @@ class TimingPolicy:
 
     warmup_runs: int = 5
     warmup_s: float = 0.05
-    warmup_max_s: float = 0.25
+    warmup_max_s: float = 0.1
     min_runs: int = 20
     min_time_s: float = 0.5
     max_time_s: float = 5.0
@@ -131,7 +132,8 @@ def cuda_event_timer(device, clock: Callable[[], float] = time.perf_counter):
 def time_calls(fn: Callable[[], object], policy: TimingPolicy = TimingPolicy(), *,
                clock: Callable[[], float] = time.perf_counter, sync: Callable[[], None] | None = None,
                time_one=None,
-               on_start: Callable[[], object] | None = None) -> LatencyStats:
+               on_start: Callable[[], object] | None = None,
+               probe: Callable[[Callable[[], object]], object] | None = None) -> LatencyStats:
     """Warm up, then time ``fn()`` call by call until the policy says enough.
 
     clock:    seconds, monotonic (injectable for tests)
@@ -139,16 +141,24 @@ def time_calls(fn: Callable[[], object], policy: TimingPolicy = TimingPolicy(), 
     time_one: a custom per-call timer such as ``cuda_event_timer(device)``
     on_start: called once after warm-up, just before the first timed call (the sampling window
               opens: lab.runner reads the energy counter there, so energy covers the timed calls)
+    probe:    ``probe(fn)`` makes the second warm-up call itself (it must call ``fn`` once): lab.runner
+              reads peak memory there, on a call past the first one's allocations and kernel choices,
+              instead of paying an extra call after the timing (a slow model warms up on two calls)
     """
     if time_one is None:
         time_one = _wall_clock_timer(clock, sync)
     start = clock()
     runs = 0
-    while runs < policy.warmup_runs or clock() - start < policy.warmup_s:
-        fn()
+    probed = probe is None  # with a probe, warm-up lasts at least the two calls it needs
+    while not probed or runs < policy.warmup_runs or clock() - start < policy.warmup_s:
+        if runs == 1 and not probed:
+            probe(fn)
+            probed = True
+        else:
+            fn()
         runs += 1
         elapsed = clock() - start
-        if elapsed > policy.max_time_s or (runs >= 2 and elapsed >= policy.warmup_max_s):
+        if probed and (elapsed > policy.max_time_s or (runs >= 2 and elapsed >= policy.warmup_max_s)):
             break
     if sync is not None:
         sync()

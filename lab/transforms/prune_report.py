@@ -15,7 +15,6 @@ parameters and 75 % of the FLOPs are gone; ``coverage`` reports that.
 from __future__ import annotations
 
 import io
-import warnings
 from typing import Mapping
 
 import torch
@@ -42,36 +41,42 @@ def sparsity_report(model: nn.Module) -> dict:
 
     params: parameter elements (count); nonzero_params: those that are not zero
     sparsity_reached: zeros / elements over the prunable weights (``prunable_weights``: Linear/Conv,
-        recurrent and attention projections; 0.0 for a dense model). Only zeros count: a structured-pruned model is smaller, not sparser, and reads 0.0 here (see coverage)
-    sparse_size_mib: MiB of the state_dict as torch.save writes it with every
-        prunable weight in CSR (conv weights flattened to 2-D) and the rest dense.
-        CSR stores an int64 column index per nonzero, so below roughly two-thirds
-        sparsity (fp32) it is *larger* than dense — the honest answer.
+        recurrent and attention projections; 0.0 for a dense model). Only zeros count: a
+        structured-pruned model is smaller, not sparser, and reads 0.0 here (see coverage)
+    sparse_size_mib: MiB of the state_dict as torch.save writes it, with every prunable weight
+        (conv weights flattened to 2-D) in CSR: int64 row pointers (rows + 1) and column indices
+        (one per nonzero) and the nonzero values, instead of the dense tensor. CSR stores an
+        int64 index per nonzero, so below roughly two-thirds sparsity (fp32) it is *larger* than
+        dense — the honest answer. Computed from the dense file's size and those arrays' bytes
+        (``csr_bytes``), not by converting: a conversion of minilm's 22 M weights took 0.3 s of
+        every transform; tests/transforms/test_prune.py checks the arithmetic against torch.save
+        of real CSR tensors to within 1 KiB per weight (the file's per-tensor records).
     """
     with torch.no_grad():
         params = list(model.parameters())
         found = prunable_weights(model)
         weights = [getattr(m, k) for _, m, k in found]
+        nonzero = [_count_nonzero(w) for w in weights]
         elements = sum(w.numel() for w in weights)
-        zeros = sum(w.numel() - _count_nonzero(w) for w in weights)
+        zeros = elements - sum(nonzero)
         names = {f"{name}.{k}" if name else k for name, _, k in found}
-        state = {}
-        for key, value in model.state_dict().items():
-            if key in names and type(value) is torch.Tensor and value.dim() >= 2:
-                with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and only stored here
-                    warnings.simplefilter("ignore", UserWarning)
-                    csr = value.reshape(value.shape[0], -1).to_sparse_csr()
-                    # to_sparse_csr's col_indices is a view of a larger index buffer and
-                    # torch.save writes the whole buffer: copy the parts to store only them.
-                    value = torch.sparse_csr_tensor(csr.crow_indices().clone(), csr.col_indices().clone(),
-                                                    csr.values().clone(), csr.shape, check_invariants=False)
-            state[key] = value
+        state = model.state_dict()
         buffer = io.BytesIO()
         torch.save(state, buffer)
+        delta = sum(csr_bytes(value, _count_nonzero(value)) - value.numel() * value.element_size()
+                    for key, value in state.items()
+                    if key in names and type(value) is torch.Tensor and value.dim() >= 2)
     return {"params": sum(p.numel() for p in params),
             "nonzero_params": sum(_count_nonzero(p) for p in params),
             "sparsity_reached": zeros / elements if elements else 0.0,
-            "sparse_size_mib": buffer.tell() / MIB}
+            "sparse_size_mib": (buffer.tell() + delta) / MIB}
+
+
+def csr_bytes(weight: torch.Tensor, nonzero: int) -> int:
+    """Bytes of ``weight`` (flattened to 2-D: rows = its first dimension) in CSR with ``nonzero``
+    entries: int64 row pointers, int64 column indices, values in the weight's dtype."""
+    rows = weight.shape[0]
+    return (rows + 1) * 8 + nonzero * 8 + nonzero * weight.element_size()
 
 
 def _by_type(model: nn.Module) -> tuple[dict[str, int], dict[str, int]]:

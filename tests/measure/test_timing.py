@@ -161,3 +161,22 @@ def test_adaptive_stop_does_not_bias_the_mean(stall_p, stall_s):
     means = [time_calls(work, TimingPolicy(), clock=clock).mean for _ in range(60)]
     expected_ms = 1.0 + 1e3 * stall_p * stall_s
     assert statistics.fmean(means) == pytest.approx(expected_ms, rel=0.015)
+
+
+def test_the_probe_makes_the_second_warm_up_call_even_for_a_slow_model():
+    clock, calls, probed = FakeClock(), [], []
+
+    def work():
+        calls.append(clock.now)
+        clock.now += 0.4  # slower than the quick policy's max_time_s (0.3 s)
+
+    def probe(fn):
+        probed.append(len(calls))  # the calls made before the probe's own
+        fn()
+
+    stats = time_calls(work, TimingPolicy.quick(), clock=clock, probe=probe)
+    assert probed == [1]                      # once, as the second call: after the first one's allocations
+    assert len(calls) == 2 + stats.n          # two warm-up calls (the probe's included), then the samples
+    calls.clear()
+    stats = time_calls(work, TimingPolicy.quick(), clock=clock)
+    assert len(calls) == 1 + stats.n          # no probe: a call past max_time_s ends the warm-up at once

@@ -463,3 +463,26 @@ def test_coverage_takes_a_model_or_a_count_and_missing_flops():
     assert from_count["pruned_by_type"] is None and from_count["flops_removed_frac"] is None
     with pytest.raises(ValueError, match=r"^before='lots' is not allowed"):
         coverage("lots", pruned)
+
+
+def test_sparse_size_arithmetic_matches_torch_save_of_real_csr_tensors():
+    """sparse_size_mib is computed, not converted: check it against the real thing, a state_dict
+    with every prunable weight converted to CSR and written by torch.save."""
+    from lab.transforms.prune_base import prunable_weights
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 96), nn.ReLU(), nn.Conv1d(4, 8, 3), nn.Linear(96, 10))
+    for sparsity in (0.0, 0.5, 0.9):
+        pruned = prune(copy.deepcopy(model), "unstructured", sparsity, device="cpu") if sparsity else model
+        names = {f"{n}.{k}" for n, _, k in prunable_weights(pruned)}
+        state = {}
+        for key, value in pruned.state_dict().items():
+            if key in names:
+                csr = value.reshape(value.shape[0], -1).to_sparse_csr()
+                value = torch.sparse_csr_tensor(csr.crow_indices().clone(), csr.col_indices().clone(),
+                                                csr.values().clone(), csr.shape, check_invariants=False)
+            state[key] = value
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        computed = sparsity_report(pruned)["sparse_size_mib"] * 2**20
+        assert abs(computed - buffer.tell()) <= 1024 * len(names), (sparsity, computed, buffer.tell())
