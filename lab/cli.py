@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 import sys
+import warnings
 
 from lab import hardware
 from lab.cli_output import TablePrinter, row_printer
@@ -333,6 +334,24 @@ def cmd_export(args, out, err) -> int:
     return 0
 
 
+def _one_line_warnings(err, show_other):
+    """The lab's own warnings (a transform that touched under half the model) as one line each,
+    once per distinct message, on ``err``; anything else as Python shows it."""
+    from lab.transforms.touched import CoverageWarning
+
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, CoverageWarning):
+            return show_other(message, category, filename, lineno, file, line)
+        if str(message) not in seen:
+            from tqdm import tqdm
+
+            seen.add(str(message))
+            tqdm.write(f"warning: {message}", file=err)  # above a progress bar, not glued to it
+    return show
+
+
 def main(argv: list[str] | None = None, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
@@ -344,7 +363,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             return int(done.code or 0)
         commands = {"run": cmd_run, "sweep": cmd_sweep, "env": cmd_env, "models": cmd_models, "export": cmd_export,
                     "figures": paper_cli.cmd_figures}
-        return commands[args.command](args, out, err)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(err, warnings.showwarning)
+            return commands[args.command](args, out, err)
     except ValueError as exc:  # BadInput and every validation error: one line, no traceback
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=err)
         return EXIT_BAD_INPUT

@@ -471,3 +471,23 @@ def test_importing_torchao_through_lab_prints_nothing():
                           text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "Failed to load" not in proc.stderr and "register_constant" not in proc.stderr, proc.stderr
+
+
+def test_a_transform_that_touched_little_is_one_warning_line_once(fake_measure, monkeypatch):
+    import warnings
+
+    from lab.transforms.touched import CoverageWarning
+
+    plain = type(fake_measure).__call__
+
+    def warning_measure(self, config, budget, **kwargs):  # as lab.prepare's transform warns, per row
+        warnings.warn("prune_method 'structured' at sparsity 0.5 touched 34% of the model's parameters",
+                      CoverageWarning)
+        return plain(self, config, budget, **kwargs)
+
+    monkeypatch.setattr(type(fake_measure), "__call__", warning_measure)
+    code, out, err = run_main(["run", "--model", "digits-mlp", "--batch", "1,2,4", "--prune", "structured",
+                               "--sparsity", "0.5", "--quick", "--no-store"])
+    assert code == 0, err
+    warned = [line for line in lines(err) if "touched 34%" in line]
+    assert warned == ["warning: prune_method 'structured' at sparsity 0.5 touched 34% of the model's parameters"]

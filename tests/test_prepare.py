@@ -84,3 +84,29 @@ def test_the_energy_window_covers_the_timed_calls():
     # Too short for the energy window: extended with more calls, counted together.
     assert longer["energy_extra_calls"] > 0 and longer["energy_calls"] == longer["samples"] + longer["energy_extra_calls"]
     assert longer["energy_window_s"] == pytest.approx(0.3, abs=0.1)
+
+
+def test_prune_ignore_declared_at_registration_keeps_those_layers_whole():
+    """register_model(..., prune_ignore=[...]) reaches the pruning of every configuration, and is part
+    of the model's identity (a model registered again with another list is measured anew)."""
+    from lab import prepare
+    from lab.measure import energy
+    from lab.models import registry
+
+    def build():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+
+    def transformed(ignore):
+        lab.register_model("ignoring", build, make_input=lambda n: torch.randn(n, 8), prune_ignore=ignore)
+        config = lab.Config(model="ignoring", prune_method="structured", sparsity=0.5, threads=1)
+        model, _ = prepare.transform(config, registry.get("ignoring"), torch.device("cpu"),
+                                     energy.choose_source("cpu"))
+        return model, prepare.model_fingerprint("ignoring")
+
+    pruned, plain_id = transformed(())
+    kept, kept_id = transformed(["0"])
+    assert pruned[0].out_features < 32 and kept[0].out_features == 32  # layer '0' kept whole
+    assert kept_id != plain_id
+    with pytest.raises(ValueError, match="prune_ignore"):
+        lab.register_model("ignoring", build, make_input=lambda n: torch.randn(n, 8), prune_ignore="0")

@@ -111,6 +111,29 @@ def card_html(df, current) -> str:
             + (f"<div style='font-size:12px;color:#555;margin-top:4px;line-height:1.3'>{note}</div>" if note else ""))
 
 
+LEGEND_PX = 13  # the legend's text, CSS px (the browser test wants >= 10)
+
+
+def legend_html(items, hidden: int = 0, pareto: bool = False) -> str:
+    """The live view's legend as HTML, two columns under the canvas: each series as a line and dot
+    in its colour, then what the star (the current selection) and the dashed line (the Pareto
+    front) mean. ``items``: (label, CSS colour) of the series listed; ``hidden``: older ones not."""
+    if not items:
+        return ""
+    def entry(mark: str, text: str) -> str:
+        return f"<span class='lab-legend-entry'>{mark}&nbsp;{html.escape(text)}</span>"
+
+    entries = [entry(f"<span style='color:{colour}'>&#8212;&#9679;&#8212;</span>", label) for label, colour in items]
+    if hidden:
+        entries.insert(0, entry("<span style='color:#888'>&#8943;</span>", f"+{hidden} older series (hover a point)"))
+    entries.append(entry("<span style='font-size:16px'>&#9733;</span>", "current"))
+    if pareto:
+        entries.append(entry("<span style='color:#404040'>- - -</span>", "Pareto front"))
+    return (f"<div class='lab-legend' style='display:grid;grid-template-columns:repeat(2,max-content);"
+            f"column-gap:22px;row-gap:1px;font-size:{LEGEND_PX}px;line-height:1.45;margin:2px 0 0 96px'>"
+            + "".join(entries) + "</div>")
+
+
 CEILINGS_S = 2.5  # about how long a device's ceilings take to measure on a laptop CPU (lab.roofline)
 
 

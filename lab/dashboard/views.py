@@ -11,7 +11,7 @@ Why this and not the seven-panel figure (lab.dashboard.figure, still what "save 
 writes): a new point redraws the one or two panels on screen, each with its own
 axes, ticks and labels, instead of seven small ones (benchmarks/dashboard.py: the
 redraw went from ~300-400 ms to a few tens of ms), and at 100 dpi its fonts are
-read, not guessed (ticks and legend 10 pt = 14 px, labels 11 pt = 15 px).
+read, not guessed (ticks 10 pt = 14 px, labels 11 pt = 15 px; the legend is HTML under the canvas).
 
 No widgets here: the panel (lab.widgets.panel) puts this Figure on an ipympl canvas
 and forwards mouse events to hit() and mark(). Everything that touches the Figure
@@ -36,8 +36,8 @@ from lab.plots import SERIES_GID, column, current_ids, current_star, ok_rows
 DPI = 100  # CSS px per inch of the canvas (ipympl shows a figure at its dpi, HiDPI screens get more pixels)
 WIDTH_IN = 7.6  # 760 px: beside the 380 px controls in a 1280 px wide JupyterLab
 PANEL_H_IN = 3.6  # one panel's axes + ticks + labels
-LEGEND_H_IN = 1.05  # the legend under the panels (up to 5 rows of 2)
-FONT_PT = {"tick": 10.0, "label": 11.0, "legend": 10.0, "text": 10.0}  # 10 pt = 13.9 px at 100 dpi
+BOTTOM_IN = 0.62  # under the lowest panel: its tick labels and x label
+FONT_PT = {"tick": 10.0, "label": 11.0, "text": 10.0}  # 10 pt = 13.9 px at 100 dpi
 MAX_LEGEND = 8
 HIT_RADIUS_PX = 10  # how near the mouse a point is "under" it
 HOVER_GID = "lab-hover"
@@ -105,7 +105,7 @@ def layout(primary: str, second: str | None = None) -> tuple[str, ...]:
 
 
 def figsize(panels) -> tuple[float, float]:
-    return WIDTH_IN, PANEL_H_IN * len(panels) + LEGEND_H_IN
+    return WIDTH_IN, PANEL_H_IN * len(panels) + BOTTOM_IN
 
 
 # --- the figure --------------------------------------------------------------------------------------
@@ -150,6 +150,7 @@ class FocusView:
         self.renders = {"fast": 0, "full": 0}  # renders that reused the static layer / drew it again
         self._background = self._static = self._background_of = self._size = None
         self._legend_key = None
+        self.legend_items, self.legend_hidden, self.legend_pareto = [], 0, False
         self.show(panels)
 
     # --- which panels ---
@@ -166,8 +167,8 @@ class FocusView:
         self._legend_key = self._background = None
         self.fig.set_size_inches(*figsize(panels), forward=False)
         height = figsize(panels)[1]
-        grid = self.fig.add_gridspec(len(panels), 1, left=0.11, right=0.985, top=1 - 0.32 / height,
-                                     bottom=(LEGEND_H_IN + 0.08) / height + 0.02, hspace=0.42)
+        grid = self.fig.add_gridspec(len(panels), 1, left=0.135, right=0.985, top=1 - 0.32 / height,
+                                     bottom=BOTTOM_IN / height, hspace=0.42)
         self.axes = {name: self.fig.add_subplot(grid[i, 0]) for i, name in enumerate(panels)}
         self.panels, self._key = panels, None
         for name, ax in self.axes.items():
@@ -222,37 +223,23 @@ class FocusView:
                 current_star(ax, placed, column(placed, panel.x), column(placed, panel.y), current)
 
     def _legend(self, named, keys, colour_of) -> None:
-        """One legend under the panels: the newest MAX_LEGEND series, the Pareto front, the current marker."""
-        from matplotlib.lines import Line2D
+        """The legend's entries (``legend_items``: the newest MAX_LEGEND series as (label, CSS colour),
+        ``legend_hidden`` older ones not listed, ``legend_pareto`` when a panel draws a Pareto front),
+        shown as HTML under the canvas (describe.legend_html). Not drawn in the figure: a legend's
+        text was 60 ms of Agg rendering whenever a series was added (every first point of a new
+        selection), and HTML text is sharp at any zoom."""
+        from matplotlib.colors import to_hex
 
         names = list(dict.fromkeys(keys))
-        key = (tuple(map(str, names)), tuple(tuple(colour_of[n]) for n in names),
-               any(PANELS[p].tradeoff for p in self.panels))
-        if key == self._legend_key and self.fig.legends:
-            return  # the same legend: keep it, and the static layer it is part of
-        for legend in list(self.fig.legends):
-            legend.remove()
-        self._legend_key = key
-        if not names:
-            return
-        hidden = max(0, len(names) - MAX_LEGEND)
-        names = names[hidden:]
-        labels = [str(n) for n in names]
-        if hidden:
-            labels[0] = f"(+{hidden} older)  {labels[0]}"
-        handles = [Line2D([], [], marker="o", color=colour_of[n], linewidth=1.6, markersize=5) for n in names]
-        handles.append(Line2D([], [], linestyle="none", marker="*", markersize=12, color="black"))
-        labels.append("current")
-        if any(PANELS[p].tradeoff for p in self.panels):
-            handles.append(Line2D([], [], linestyle="--", color="0.25", linewidth=1))
-            labels.append("Pareto front")
-        self.fig.legend(handles, labels, loc="lower left", ncol=2, frameon=False, fontsize=FONT_PT["legend"],
-                        bbox_to_anchor=(0.07, 0.0), columnspacing=1.2, handletextpad=0.5, borderaxespad=0.3)
+        self.legend_hidden = max(0, len(names) - MAX_LEGEND)
+        self.legend_items = [(str(n), to_hex(colour_of[n])) for n in names[self.legend_hidden:]]
+        self.legend_pareto = any(PANELS[p].tradeoff for p in self.panels)
+        self._legend_key = (tuple(self.legend_items), self.legend_hidden, self.legend_pareto)
 
     # --- rendering ---
     def render(self, canvas) -> str:
         """Draw the figure on ``canvas`` (an Agg canvas: FigureCanvasAgg or ipympl's): the static layer
-        (frames, ticks, labels, legend) from its bitmap while the limits and labels stay, the data on top.
+        (frames, ticks, labels) from its bitmap while the limits and labels stay, the data on top.
         'fast' when the bitmap was reused, 'full' when it was drawn again (every path gives the same
         pixels: tested)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -286,7 +273,7 @@ class FocusView:
         return tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.get_xlabel(),
                       ax.get_ylabel(), ax.get_title(loc="left"), ax.get_title(loc="right"))
                      for ax in self.axes.values()) + \
-            (tuple(self.fig.get_size_inches()), self.fig.dpi, self._legend_key)
+            (tuple(self.fig.get_size_inches()), self.fig.dpi)
 
     # --- the point under the mouse ---
     def hit(self, x: float, y: float, radius: float = HIT_RADIUS_PX) -> pd.Series | None:

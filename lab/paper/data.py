@@ -123,9 +123,32 @@ def _refuse_pooled_budgets(frame: pd.DataFrame) -> None:
 
 def rest_labels(df: pd.DataFrame, by_model: bool = False) -> pd.Series:
     """Per row, the knobs besides the scheme and batch size that vary (e.g. 'dense', 'unstructured ·
-    sparsity 0.5'); the same text everywhere when nothing else varies. by_model: the model is shown
-    by its panel, so it is left out of the label too."""
-    return plots.series(df, exclude=("batch_size", "quant") + (("model",) if by_model else ()))
+    49% of params removed'); the same text everywhere when nothing else varies. by_model: the model
+    is shown by its panel, so it is left out of the label too. A pruned series is labelled with what
+    pruning reached (``params_removed_frac``, a range when the series spans models that reached
+    different fractions), not with the sparsity knob it asked for: structured 0.5 on a GRU model
+    removes 17 % of the parameters."""
+    labels = plots.series(df, exclude=("batch_size", "quant") + (("model",) if by_model else ()))
+    return reached_labels(df, labels)
+
+
+def reached_labels(df: pd.DataFrame, labels: pd.Series) -> pd.Series:
+    """``labels`` with each 'sparsity X' (the knob asked for) replaced by the fraction of parameters
+    the rows behind that label had removed (params_removed_frac), where the rows record it."""
+    if not {"prune_method", "sparsity", "params_removed_frac"} <= set(df) or len(df) == 0:
+        return labels
+    out = labels.copy()
+    pruned = df["prune_method"].astype(str) != "none"
+    for label in labels[pruned].unique():
+        rows = df[(labels == label) & pruned]
+        reached = pd.to_numeric(rows["params_removed_frac"], errors="coerce").dropna()
+        asked = f"sparsity {float(rows['sparsity'].iloc[0]):g}"
+        if reached.empty or asked not in label:
+            continue
+        lo, hi = reached.min(), reached.max()
+        share = f"{lo:.0%}" if f"{lo:.0%}" == f"{hi:.0%}" else f"{lo:.0%}–{hi:.0%}"
+        out[labels == label] = label.replace(asked, f"{share} of params removed")
+    return out
 
 
 def smallest_batch(df: pd.DataFrame):

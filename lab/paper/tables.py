@@ -28,11 +28,13 @@ from lab.paper import data, left_out, order
 # (e.g. two seeds of random pruning): each knob's ``table`` in lab.config.
 KNOBS = tuple(k for k, s in config.KNOBS.items() if s.table == "always")
 VARYING = tuple(k for k, s in config.KNOBS.items() if s.table == "varying")
+# What the transforms reached, beside the knobs that asked (shown when some row pruned / quantized).
+REACHED = ("params_removed_frac", "quantized_frac")
 VALUES = ("latency_ms_p50", "throughput_sps", "peak_mem_mib", "energy_mj_per_sample", "accuracy")
 OPTIONAL = ("co2_g_per_1k", "cost_usd_per_1m", "roofline_frac")  # shown only when some row has them
 INTERVAL = ("latency_ms_p50",)  # shown as "median [lo, hi]"
 # Every column a table may show, by the rows' column names (the --columns vocabulary).
-COLUMNS = tuple(config.KNOBS) + ("repeats",) + VALUES + ("energy_source",) + OPTIONAL + ("budget",)
+COLUMNS = tuple(config.KNOBS) + REACHED + ("repeats",) + VALUES + ("energy_source",) + OPTIONAL + ("budget",)
 COMPACT = ("latency_ms_p50", "throughput_sps", "energy_mj_per_sample", "accuracy")  # results.tex by default
 COLUMN_FLOAT_MAX = 6  # columns that fit one column of a two-column paper at \small
 CAPTION_SHORT = "Main results"
@@ -52,11 +54,13 @@ HEADERS = {
     "energy_source": ("energy source", None), "accuracy": ("accuracy", None),
     "co2_g_per_1k": ("CO2e", "g/1k samples"), "cost_usd_per_1m": ("cost", "USD/1M samples"),
     "roofline_frac": ("roofline", "fraction of attainable"), "budget": ("budget", None),
+    "sparsity": ("sparsity asked", None),  # the knob; what pruning reached is params_removed_frac
+    "params_removed_frac": ("params removed", "fraction"), "quantized_frac": ("weights quantized", "fraction"),
 }
 LATEX_NAMES = {"co2_g_per_1k": "CO$_2$e"}  # the one header that is written in LaTeX on purpose
 TEXT = {k for k, s in config.KNOBS.items() if s.kind in (str, bool)} | {"energy_source", "budget"}
 INTEGERS = {k for k, s in config.KNOBS.items() if s.kind is int} | {"repeats"}
-FIXED3 = {"accuracy", "roofline_frac"}  # fractions: three decimals, comparable down a column
+FIXED3 = {"accuracy", "roofline_frac", *REACHED}  # fractions: three decimals, comparable down a column
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -86,12 +90,14 @@ def results_table(df: pd.DataFrame, *, quality_name: str | None = None, columns=
     energy source then goes into the energy header."""
     chosen = check_columns(columns) if columns is not None else None
     ok, omitted = left_out.strictest_budget(data.ok_rows(df))
+    reached = [c for c in REACHED if c in ok and (pd.to_numeric(ok[c], errors="coerce").fillna(0) > 0).any()]
     values = [c for c in VALUES if c in ok] + [c for c in OPTIONAL if not data.has_values(ok, c)]
     values += [c for c in (chosen or []) if c in OPTIONAL and c in ok and c not in values]
-    agg = order.sort_rows(data.aggregate(ok, values), list(config.KNOBS))
+    agg = order.sort_rows(data.aggregate(ok, values + [c for c in REACHED if c in ok]), list(config.KNOBS))
     if chosen is None:
         knobs = [k for k in KNOBS if k in agg]
         knobs += [k for k in VARYING + ("budget",) if k in agg and agg[k].astype(str).nunique() > 1]
+        knobs += reached  # what was reached, beside what was asked
         chosen = knobs + [v for v in values if v in COMPACT] if compact else knobs + ["repeats"] + values
         if "energy_source" in agg and "energy_mj_per_sample" in chosen and not compact:
             chosen.insert(chosen.index("energy_mj_per_sample") + 1, "energy_source")

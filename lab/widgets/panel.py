@@ -127,6 +127,7 @@ class Dashboard:
                                                                     min_height="44px")).add_class("lab-hover")
         # Where each point is drawn (CSS px on the canvas), hidden: an image map for tests and tools.
         self.point_map = W.HTML("", layout=W.Layout(display="none")).add_class("lab-point-map")
+        self.legend = W.HTML("", layout=W.Layout(width=f"{self.canvas_width}px")).add_class("lab-legend-box")
         self.card = W.HTML(describe.card_html(None, None), layout=W.Layout(width="360px", margin="8px 0 0 0",
                                                                          padding="6px 8px",
                                                                          border="1px solid #ddd")
@@ -144,7 +145,8 @@ class Dashboard:
                       layout=W.Layout(width="380px", flex="0 0 auto"))  # never narrower than its controls
         # The plot keeps its size (>= 600 px, fonts >= 10 px): where the output area can't hold both
         # columns, it wraps under the controls instead of shrinking or covering them.
-        plot = W.VBox([W.HBox([self.panel_picker]), self.panel_below, self.canvas, self.hover, self.point_map],
+        plot = W.VBox([W.HBox([self.panel_picker]), self.panel_below, self.canvas, self.legend, self.hover,
+                       self.point_map],
                       layout=W.Layout(flex="0 0 auto"))
         self.widget = W.VBox([W.HTML(f"<b>Efficiency Lab</b> {__version__}"), self.note,
                               W.HBox([side, plot], layout=W.Layout(flex_flow="row wrap")),
@@ -282,6 +284,9 @@ class Dashboard:
         value = f"<span data-points='{html.escape(json.dumps(points), quote=True)}'></span>"
         if value != self.point_map.value:
             self.point_map.value = value
+        legend = describe.legend_html(self.view.legend_items, self.view.legend_hidden, self.view.legend_pareto)
+        if legend != self.legend.value:
+            self.legend.value = legend
         return self.canvas.last_mode
 
     # --- the live view: which panels, the point under the mouse ------------------------------------

@@ -1,5 +1,8 @@
 """lab.dashboard.views: the large live view — which panels, redrawn in place, what the point under the mouse is."""
+import pandas as pd
 import pytest
+
+from lab.dashboard import describe
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from dashboard_rows import BF16, costed_rows
@@ -24,8 +27,8 @@ def test_the_focus_panel_is_large_and_readable():
     px = lambda pt: pt * view.fig.dpi / 72                # noqa: E731
     assert px(ax.xaxis.label.get_fontsize()) >= 10 and px(ax.yaxis.label.get_fontsize()) >= 10
     assert all(px(t.get_fontsize()) >= 10 for t in ax.get_xticklabels() + ax.get_yticklabels())
-    (legend,) = view.fig.legends
-    assert all(px(t.get_fontsize()) >= 10 for t in legend.get_texts())
+    assert not view.fig.legends                          # the legend is HTML under the canvas
+    assert [label for label, _ in view.legend_items] == ["fp32", "bf16"] and describe.LEGEND_PX >= 10
     assert ax.bbox.width >= 600                           # the axes itself, not only the canvas
     view.show(layout("latency", "roofline"))
     assert all(a.bbox.width >= 600 for a in view.axes.values())
@@ -53,6 +56,24 @@ def test_only_the_shown_panels_are_drawn_and_a_toggle_back_only_restyles():
     assert fresh.render(other) == "full" and bytes(other.buffer_rgba()) == fast  # every path, the same pixels
 
 
+def test_a_new_series_inside_the_axes_is_a_fast_frame_and_a_new_legend_line():
+    """The first point of a new selection adds a series but leaves the axes: the static bitmap is
+    reused (the legend is HTML, not in it), and the legend lists the new series in its colour."""
+    rows = costed_rows()
+    view = FocusView(("latency",))
+    canvas = FigureCanvasAgg(view.fig)
+    view.update(rows[rows["quant"] == "fp32"], ["fp32-1", "fp32-8", "fp32-64"], version=1)
+    view.axes["latency"].set_ylim(0.5, 200)  # fixed limits, as when the new point falls inside them
+    assert view.render(canvas) == "full"
+    one_more = rows[(rows["quant"] == "fp32") | (rows["config_id"] == "bf16-1")]
+    view.update(one_more, ["bf16-1"], version=2)
+    view.axes["latency"].set_ylim(0.5, 200)
+    assert view.render(canvas) == "fast"
+    html = describe.legend_html(view.legend_items, view.legend_hidden, view.legend_pareto)
+    (colour,) = [c for label, c in view.legend_items if label == "bf16"]
+    assert "bf16" in html and colour in html and "current" in html and "Pareto" not in html
+
+
 def test_hit_finds_the_point_under_the_mouse_and_mark_shows_its_tooltip():
     view = FocusView(("latency",))
     canvas = FigureCanvasAgg(view.fig)
@@ -77,3 +98,14 @@ def test_the_palette_is_seaborns_colorblind_without_importing_seaborn():
 
 def test_every_font_is_at_least_10_px_at_the_canvas_dpi():
     assert min(views.FONT_PT.values()) * views.DPI / 72 >= 10
+
+
+def test_the_legend_lists_the_newest_series_says_how_many_are_older_and_what_marks_mean():
+    view = FocusView(("accuracy-latency",))
+    rows = costed_rows()
+    many = pd.concat([rows.assign(quant=f"q{i}", config_id=rows["config_id"] + f"-{i}") for i in range(10)])
+    view.update(many, None, version=1)
+    assert len(view.legend_items) == 8 and view.legend_hidden == 2 and view.legend_pareto
+    html = describe.legend_html(view.legend_items, view.legend_hidden, view.legend_pareto)
+    assert "+2 older series" in html and "Pareto front" in html and "q9" in html and "q0" not in html
+    assert describe.legend_html([], 0, False) == ""

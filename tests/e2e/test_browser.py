@@ -221,6 +221,10 @@ def _live_view(page, artifacts, errors) -> None:
     px_per_inch = box["width"] / views.WIDTH_IN
     for role, points in views.FONT_PT.items():
         assert points / 72 * px_per_inch >= 10, f"{role} text is {points / 72 * px_per_inch:.1f} px (want >= 10)"
+    legend = page.locator(f"{DASHBOARD} .lab-legend").first
+    legend_px = legend.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+    assert legend_px >= 10, f"the legend's text is {legend_px} px (want >= 10)"
+    assert "current" in legend.inner_text(), legend.inner_text()
     card_px = page.locator(f"{CARD} .lab-card-number").first.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
     assert card_px >= 14, f"the card's numbers are {card_px} px"
     assert "CO2e" in page.locator(CARD).inner_text() and "USD / 1M" in page.locator(CARD).inner_text()
@@ -237,6 +241,11 @@ def _live_view(page, artifacts, errors) -> None:
     assert "latency p50" in tooltip and "ms" in tooltip, f"the hover line lacks the point's numbers: {tooltip!r}"
     page.wait_for_timeout(400)  # the canvas's own tooltip: drawn by the kernel, sent as a frame
     page.locator(DASHBOARD).screenshot(path=str(artifacts / "dashboard.png"))
+    # The plot, its HTML legend under it and the tooltip: the README's picture of the live view.
+    plot = page.locator(f"{DASHBOARD} .widget-vbox:has(> .lab-legend-box)").first
+    plot.scroll_into_view_if_needed()
+    plot.screenshot(path=str(artifacts / "dashboard-plot.png"))
+    box = canvas.bounding_box()  # scrolled: the canvas moved on the page
     print(f"hovered {target['label']}: {tooltip!r}")
 
     # Click: a point of another configuration (the dense fp32 one) sets the controls to it.
