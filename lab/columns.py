@@ -88,6 +88,9 @@ COLUMNS: dict[str, str] = {
     "roofline_frac": "achieved_gflops / the roofline's attainable rate at this arithmetic intensity (usually 0-1; "
                      "above 1 when the working set stays in cache, beating the DRAM roof)",
     "bound": "compute or memory: which roof limits this configuration at its arithmetic intensity",
+    "ceilings_contended": "True when the device's ceilings this row is held against were measured while other "
+                          "processes used the cores (they read low, so roofline_frac reads high; measured again "
+                          "by the next process)",
     "roofline_precision": "the ceiling the row is held against (the precision its matmuls run in)",
     "roofline_note": "why roofline_frac is empty (that precision's ceiling was not measured here, or an input is missing)",
     # quality

@@ -169,16 +169,23 @@ def known(device: str, threads: int, *, store=None, env_id: str | None = None) -
     ``ceilings`` will answer at once instead of measuring for a few seconds."""
     if (env_id, str(device), int(threads)) in _CACHE:
         return True
-    return store is not None and env_id is not None and store.get_ceilings(env_id, str(device), int(threads)) is not None
+    stored = store.get_ceilings(env_id, str(device), int(threads)) if store is not None and env_id is not None else None
+    return stored is not None and not stored.get("contended")  # a contended one is measured again
 
 
 def ceilings(device: str, threads: int, *, store=None, env_id: str | None = None, measure=None,
-             remeasure: bool = False) -> dict:
+             remeasure: bool = False, meter=None, policy=None) -> dict:
     """``device``'s ceilings at ``threads``: from this process's cache, else ``store``, else measured
     (``measure(device)`` at ``threads`` torch threads) and put in both. ``env_id`` defaults to
     lab.hardware.environment(device)'s, so a new torch or lab version measures again.
-    ``remeasure``: measure now and replace what is cached (ceilings taken on a busy machine read low,
-    and every later roofline_frac reads high against them)."""
+    ``remeasure``: measure now and replace what is cached.
+
+    Ceilings taken on a busy machine read low, and every later roofline_frac reads high against
+    them (above 1). So the real measurement runs in a contention window (``meter``, default
+    lab.measure.contention.CpuContention; ``policy``, default ContentionPolicy()): retried after a
+    pause while other processes use the cores, and if still contended kept for this process but
+    marked ``contended`` — a stored contended result is never served: the next process measures
+    again. With a ``measure`` of its own (tests) there is no contention check unless ``meter`` is given."""
     from lab import hardware
 
     if env_id is None and store is not None:
@@ -187,14 +194,35 @@ def ceilings(device: str, threads: int, *, store=None, env_id: str | None = None
     if key in _CACHE and not remeasure:
         return _CACHE[key]
     found = store.get_ceilings(env_id, str(device), int(threads)) if store is not None and not remeasure else None
+    if found is not None and found.get("contended"):
+        found = None  # measured while others held the cores: not a ceiling of this machine; measure again
     if found is None:
-        with hardware.torch_threads(int(threads)):
-            # Looked up at call time (not a default argument), so a test can replace measure_ceilings.
-            found = (measure or measure_ceilings)(device)
+        def measure_once():
+            with hardware.torch_threads(int(threads)):
+                # Looked up at call time (not a default argument), so a test can replace measure_ceilings.
+                return (measure or measure_ceilings)(device)
+
+        found = _checked(measure_once, meter, policy) if measure is None or meter is not None else measure_once()
         if store is not None:
             store.put_ceilings(env_id, str(device), int(threads), found)
     _CACHE[key] = found
     return found
+
+
+def _checked(measure_once, meter=None, policy=None) -> dict:
+    """``measure_once()`` in a contention window, retried while contended (lab.measure.contention);
+    the ceilings with the contention fields of a row added (``contended``, ``other_cpu_frac``, ...)."""
+    from lab.measure import contention
+
+    meter = meter or contention.CpuContention()
+
+    def attempt():
+        with meter.window() as window:
+            result = measure_once()
+        return result, window.other_cpu_frac
+
+    outcome = contention.run_with_contention(attempt, policy or contention.ContentionPolicy(), method=meter.method)
+    return {**outcome.result, **outcome.as_row()}
 
 
 def precision_of(quant: str, compiled: bool = False) -> str:

@@ -119,6 +119,7 @@ def derived(row: dict, config: Config, *, store, env: dict, input_bytes: int, ou
     out = dict(costs.derive(row, costs.carbon_setting(), price))
     # Measured once per device, threads and environment (a few seconds), then cached in the store.
     ceilings = roofline.ceilings(config.device, config.threads, store=store, env_id=env["env_id"])
+    out["ceilings_contended"] = bool(ceilings.get("contended"))
     out.update(roofline.row_fields(
         flops_per_sample=row.get("flops"), batch_size=config.batch_size, throughput_sps=row.get("throughput_sps"),
         bytes_per_batch=roofline.batch_bytes(row.get("model_size_mib"), input_bytes, output_bytes),

@@ -174,3 +174,40 @@ def test_matmul_size_grows_only_while_calls_stay_short(monkeypatch):
     out = measure_ceilings("cpu", ("fp16",), size=4096, copy_mib=1, min_run_s=0.2)
     assert out["matmul_n"] == {"fp16": 256}
     assert out["peak_gflops"]["fp16"] == pytest.approx(2 * 256**3 / 0.5 / 1e9)
+
+
+class _FakeMeter:
+    """A contention meter whose windows read the given shares of other processes' CPU use, in turn."""
+
+    method = "given"
+
+    def __init__(self, fracs):
+        self.fracs = list(fracs)
+
+    def window(self):
+        import contextlib
+        import types
+
+        window = types.SimpleNamespace(other_cpu_frac=self.fracs.pop(0))
+        return contextlib.nullcontext(window)
+
+
+def test_ceilings_taken_on_a_busy_machine_are_retried_then_flagged_and_never_served(tmp_path):
+    from lab.measure.contention import ContentionPolicy
+
+    calls = []
+    measure = lambda device: calls.append(device) or dict(CEILINGS)  # noqa: E731
+    quick = ContentionPolicy(max_retries=1, pause_s=0.0)
+    store = Store(tmp_path / "s.sqlite")
+    # Busy, then quiet: the quiet attempt is kept, clean.
+    clean = ceilings("cpu", 1, store=store, env_id="env-q", measure=measure, meter=_FakeMeter([0.6, 0.02]), policy=quick)
+    assert len(calls) == 2 and clean["contended"] is False and clean["other_cpu_frac"] == 0.02
+    # Busy twice: kept for this process, flagged; a new process does not take it from the store.
+    busy = ceilings("cpu", 1, store=store, env_id="env-b", measure=measure, meter=_FakeMeter([0.7, 0.5]), policy=quick)
+    assert busy["contended"] is True and busy["other_cpu_frac"] == 0.5 and "contended" in busy["contention_note"]
+    assert ceilings("cpu", 1, store=store, env_id="env-b", measure=measure) is busy  # this process: at hand
+    roofline.clear_cache()
+    calls.clear()
+    again = ceilings("cpu", 1, store=store, env_id="env-b", measure=measure, meter=_FakeMeter([0.0]), policy=quick)
+    assert len(calls) == 1 and again["contended"] is False  # measured again, now clean
+    assert ceilings("cpu", 1, store=store, env_id="env-q", measure=measure) == clean and len(calls) == 1
