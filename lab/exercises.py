@@ -84,17 +84,25 @@ def _report(ok: bool, why: str = "") -> bool:
     return ok
 
 
+def _answer(student_fn, w) -> tuple[float | None, str | None]:
+    """(the student's answer for ``w`` as a number, None) or (None, why it is not one)."""
+    answer, failed = _call(student_fn, w)
+    if failed:
+        return None, failed
+    got = _number(answer)
+    if got is None:
+        return None, (f"for a {_shown(w)} your function returned {answer!r}; expected one number "
+                      f"(a float or a one-element tensor)")
+    return got, None
+
+
 def check_scale(student_fn) -> bool:
     """``student_fn(w) -> scale``: the symmetric, per-tensor int8 scale of ``w``, max|w| / 127
     (lab.teach.quantization.affine_params(w, 8, symmetric=True)). True and "right" if it agrees on every case."""
     for w in _cases_scale():
-        answer, failed = _call(student_fn, w)
+        got, failed = _answer(student_fn, w)
         if failed:
             return _report(False, failed)
-        got = _number(answer)
-        if got is None:
-            return _report(False, f"for a {_shown(w)} your function returned {answer!r}; expected one number "
-                                  f"(a float or a one-element tensor)")
         expected = float(quantization.affine_params(w, 8, symmetric=True)[0])
         if _close(got, expected):
             continue
@@ -120,13 +128,9 @@ def check_zero_fraction(student_fn) -> bool:
     """``student_fn(w) -> fraction``: the fraction (0-1) of ``w``'s entries that are exactly zero
     (for a pruned layer, the share of its weights pruning removed: lab.teach.pruning.removed_fraction)."""
     for w in _cases_zeros():
-        answer, failed = _call(student_fn, w)
+        got, failed = _answer(student_fn, w)
         if failed:
             return _report(False, failed)
-        got = _number(answer)
-        if got is None:
-            return _report(False, f"for a {_shown(w)} your function returned {answer!r}; expected one number "
-                                  f"(a float or a one-element tensor)")
         expected = pruning.removed_fraction(w != 0)
         if _close(got, expected):
             continue
