@@ -140,13 +140,19 @@ class Dashboard:
         save.on_click(lambda _: self._saving(self.save_figure, self.figure_format.value))
         export.on_click(lambda _: self._saving(self.export_rows, self.rows_format.value))
         self.saved = W.HTML("").add_class("lab-saved")
+        # Where the time goes: a per-operator profile of the selection, on demand (about a second).
+        profile_button = W.Button(description="where the time goes", tooltip="profile the selection's "
+                                  "smallest batch: the operators that take its time (torch.profiler)")
+        profile_button.on_click(lambda _: threading.Thread(target=self._profiling, daemon=True).start())
+        self.profile_image = W.Image(format="png", layout=W.Layout(display="none")).add_class("lab-profile")
+        self.profile_note = W.HTML("").add_class("lab-profile-note")
         side = W.VBox([self.controls.box, self.remeasure, W.HBox([self.progress, self.status]),
                        W.HBox([W.Label("points:"), self.points]), self.error, self.card],
                       layout=W.Layout(width="380px", flex="0 0 auto"))  # never narrower than its controls
         # The plot keeps its size (>= 600 px, fonts >= 10 px): where the output area can't hold both
         # columns, it wraps under the controls instead of shrinking or covering them.
         plot = W.VBox([W.HBox([self.panel_picker]), self.panel_below, self.canvas, self.legend, self.hover,
-                       self.point_map],
+                       self.point_map, W.HBox([profile_button, self.profile_note]), self.profile_image],
                       layout=W.Layout(flex="0 0 auto"))
         self.widget = W.VBox([W.HTML(f"<b>Efficiency Lab</b> {__version__}"), self.note,
                               W.HBox([side, plot], layout=W.Layout(flex_flow="row wrap")),
@@ -368,6 +374,32 @@ class Dashboard:
         self.status.value = text + f" · {self.bench.budget.name} budget"
 
     # --- saving ---------------------------------------------------------------------------------
+    def profile_selection(self):
+        """Profile the current selection at its smallest batch size (lab.measure.profile.profile_config:
+        the top operators by self time, their share, and how much of the wall time they cover) and
+        show it under the plot. Waits for a measurement in progress: one at a time in this process,
+        so neither perturbs the other. Returns the OperatorProfile."""
+        from lab.dashboard import worker
+        from lab.measure import profile
+
+        config = controls.configs_from_controls(self.values())[0]
+        self.profile_note.value = f"profiling {html.escape(controls.describe(config))} ..."
+        with worker._MEASURING:
+            result = profile.profile_config(config, prepared=self.bench.prepared)  # the transformed model, reused
+        self.profile_image.value = _profile_png(result)
+        self.profile_image.layout.display = None
+        top = result.operators[0] if result.operators else None
+        self.profile_note.value = html.escape(
+            f"{controls.describe(config)}: operators {result.total_ms:.3g} ms of {result.wall_ms:.3g} ms per "
+            f"forward" + (f"; {top.name} {top.share:.0%}" if top else ""))
+        return result
+
+    def _profiling(self) -> None:
+        try:
+            self.profile_selection()
+        except Exception as exc:  # noqa: BLE001 — a button's thread: the panel shows the one line
+            self.profile_note.value = html.escape(f"not profiled: {type(exc).__name__}: {exc}".splitlines()[0])
+
     def _saving(self, save, format: str) -> None:
         try:
             self.saved.value = f"saved {html.escape(str(save(format)))}"
@@ -435,3 +467,17 @@ def _config_of(row: dict, request):
 
 def _eta(eta_s: float, done: int, total: int) -> str:
     return f" · ETA ~{eta_s:.0f} s" if done < total and eta_s >= 0.5 else ""
+
+
+def _profile_png(result) -> bytes:
+    """The profile's bar chart as PNG bytes (its own Agg figure, no pyplot: any thread)."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(views.WIDTH_IN, 0.6 + 0.32 * max(1, len(result.operators))), dpi=views.DPI,
+                 layout="constrained")
+    result.plot(fig.subplots())
+    with io.BytesIO() as png:
+        fig.savefig(png, format="png")
+        return png.getvalue()

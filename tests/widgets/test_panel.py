@@ -269,3 +269,20 @@ def test_a_toggle_back_reuses_the_static_layer(panel):
     dash.set(quant="fp32")
     assert dash.wait(20)
     assert dash.redraw_log[-1][3] == "fast"
+
+
+def test_where_the_time_goes_profiles_the_selection_under_the_plot(tmp_path):
+    """The button's work, called directly: the selection's smallest batch profiled (real torch.profiler,
+    digits-mlp at batch 1), drawn as a PNG under the plot, the top operator named in the note."""
+    dash = Dashboard(store=Store(tmp_path / "s.sqlite"), autostart=False, model="digits-mlp", threads=1,
+                     batch_sizes=(1, 8))
+    try:
+        result = dash.profile_selection()
+        assert result.operators and result.threads == 1
+        assert dash.profile_image.value[:8] == b"\x89PNG\r\n\x1a\n" and dash.profile_image.layout.display is None
+        assert result.operators[0].name in dash.profile_note.value and "ms per forward" in dash.profile_note.value
+        built = dash.bench.prepared.built
+        assert dash.profile_selection().label == result.label
+        assert dash.bench.prepared.built == built  # the same selection: its transformed model reused
+    finally:
+        dash.close()
