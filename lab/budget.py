@@ -46,8 +46,8 @@ class Budget:
 
     @classmethod
     def quick(cls) -> "Budget":
-        """For interactive use (the dashboard, --quick) and tests: about a tenth to a third of a second
-        of measuring per configuration."""
+        """For interactive use (the dashboard, --quick) and tests: 0.05 to 0.15 s of timed
+        calls per configuration (lab.measure.timing.TimingPolicy.quick), plus the warm-up."""
         # One retry after a short pause: a dashboard user waits for the point.
         # The energy window is the timed calls themselves (>= 0.05 s): no extension; rows say short_window.
         return cls(timing=TimingPolicy.quick(), energy_window_s=0.05, short_energy_window=True,

@@ -3,6 +3,7 @@
     plots.latency_vs_batch(df)                       # p50 line, p90-p99 band, one line per quant
     plots.tradeoff(df, x="energy_mj_per_sample")     # quality against cost, Pareto front drawn
     plots.roofline(df)                               # achieved GFLOP/s vs FLOP/byte under the roofs
+    plots.operator_bars(profile, ax)                 # where the time goes (lab.measure.profile)
 
 Every function takes ``ax`` (or makes one with pyplot, for notebooks) and returns
 it. Rows with an ``error`` are left out; an empty frame gives labelled, empty axes
@@ -370,6 +371,44 @@ def current_star(ax, ok, xs, ys, current) -> None:
     else:
         star.set_offsets(points)
         star.set_label("current" if len(points) else "_current")
+
+
+def operator_frame(profile) -> pd.DataFrame:
+    """A lab.measure.profile.OperatorProfile's top operators: operator, calls (per forward pass),
+    ms_per_forward (self time, ms), share (fraction 0-1 of the profiled total)."""
+    return pd.DataFrame([(op.name, op.calls, op.ms_per_forward, op.share) for op in profile.operators],
+                        columns=["operator", "calls", "ms_per_forward", "share"])
+
+
+def operator_bars(profile, ax):
+    """Horizontal bars of a profile's top operators' time per forward pass (ms), largest at the top,
+    each bar's share of the profiled total written on it. Returns ``ax``."""
+    names = [_short_operator(op.name) for op in profile.operators]
+    times = [op.ms_per_forward for op in profile.operators]
+    positions = list(range(len(names)))
+    bars = ax.barh(positions, times, color=COLORBLIND[0])
+    ax.set_yticks(positions)
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()  # the largest first, read from the top
+    what = "device time" if profile.time_kind == "self device time" else "CPU time"
+    ax.set_xlabel(f"self {what} per forward pass (ms)")
+    ax.set_ylabel("operator")
+    for bar, op in zip(bars, profile.operators):
+        share = "<1%" if 0 < op.share < 0.005 else f"{op.share:.0%}"  # not "0%" for an operator that ran
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {share}",
+                va="center", ha="left", fontsize="small")
+    if times:
+        ax.set_xlim(0, max(times) * 1.15)  # room for the share written after the longest bar
+    title = f"Where the time goes{': ' + profile.label if profile.label else ''}"
+    ax.set_title(f"{title}\noperators {profile.total_ms:.3g} ms of {profile.wall_ms:.3g} ms wall per forward "
+                 f"({profile.threads} thread{'s' if profile.threads != 1 else ''}, {profile.device})",
+                 fontsize="medium")
+    return ax
+
+
+def _short_operator(name: str, limit: int = 40) -> str:
+    # Custom and torchao operators can have long namespaced names; the axis keeps its width.
+    return name if len(name) <= limit else name[:limit - 1] + "…"
 
 
 def to_bytes(fig: Figure, format: str = "png", **kwargs) -> bytes:

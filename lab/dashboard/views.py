@@ -149,7 +149,6 @@ class FocusView:
         self.full = self.restyled = 0    # updates that redrew the panels / only moved the highlight
         self.renders = {"fast": 0, "full": 0}  # renders that reused the static layer / drew it again
         self._background = self._static = self._background_of = self._size = None
-        self._legend_key = None
         self.legend_items, self.legend_hidden, self.legend_pareto = [], 0, False
         self.show(panels)
 
@@ -164,7 +163,7 @@ class FocusView:
                 raise ValueError(f"panel={name!r} is not allowed: one of {', '.join(PANELS)}")
         self.fig.clear()
         self._hover = None
-        self._legend_key = self._background = None
+        self._background = None
         self.fig.set_size_inches(*figsize(panels), forward=False)
         height = figsize(panels)[1]
         grid = self.fig.add_gridspec(len(panels), 1, left=0.135, right=0.985, top=1 - 0.32 / height,
@@ -234,7 +233,6 @@ class FocusView:
         self.legend_hidden = max(0, len(names) - MAX_LEGEND)
         self.legend_items = [(str(n), to_hex(colour_of[n])) for n in names[self.legend_hidden:]]
         self.legend_pareto = any(PANELS[p].tradeoff for p in self.panels)
-        self._legend_key = (tuple(self.legend_items), self.legend_hidden, self.legend_pareto)
 
     # --- rendering ---
     def render(self, canvas) -> str:

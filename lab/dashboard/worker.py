@@ -39,7 +39,7 @@ from lab.config import Config
 DEFAULT_ESTIMATE_S = 1.5  # ETA for a model not measured yet in this session
 # One measurement at a time in this process, whichever dashboard asks (a cell run twice makes a
 # second panel while the first may still be measuring): two at once would perturb both timings.
-_MEASURING = threading.Lock()
+MEASURING = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +197,7 @@ class Worker:
 
     def _measure(self, config: Config) -> dict:
         self.calls += 1
-        with _MEASURING:
+        with MEASURING:
             started = time.perf_counter()
             row = self.bench.measure(config)
         seconds = time.perf_counter() - started

@@ -55,6 +55,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from lab import code_hash
+
 # Fused attention kernels without a torch flop formula (names vary by torch
 # version and build; only those this torch has are mapped).
 _FUSED_ATTENTION_WITHOUT_FORMULA = (
@@ -93,15 +95,6 @@ KNOWN_FILE = Path(__file__).resolve().parents[2] / "data" / "models" / "flops.js
 _COUNTED: dict[str, int] = {}  # structure_key -> FLOPs per sample, counted in this process
 
 
-def code_bytes(code) -> bytes:
-    """A function's bytecode and constants, nested functions' included, stable across processes
-    (a nested code object's repr holds its address, so it is walked, not printed)."""
-    parts = [code.co_code]
-    for const in code.co_consts:
-        parts.append(code_bytes(const) if hasattr(const, "co_code") else repr(const).encode())
-    return b"\0".join(parts)
-
-
 def structure_key(model: torch.nn.Module, args: tuple) -> str:
     """A hash of what a FLOP count depends on: the modules (their repr, and each module class's
     forward code, so a re-registered model that calls its layers differently is counted anew),
@@ -113,7 +106,7 @@ def structure_key(model: torch.nn.Module, args: tuple) -> str:
         code = getattr(getattr(cls, "forward", None), "__code__", None)
         digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
         if code is not None:
-            digest.update(code_bytes(code))
+            code_hash.hash_code(digest, code, set(), 0)
     for name, t in (*model.named_parameters(), *model.named_buffers()):
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
     for a in args:

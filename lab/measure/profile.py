@@ -3,8 +3,8 @@
     prof = profile_config(lab.Config(model="digits-mlp", batch_size=64, threads=1))
     prof.operators[0]        # OperatorTime(name='aten::addmm', calls=4, ms_per_forward=0.84, share=0.96)
     prof.total_ms, prof.wall_ms, prof.coverage
-    prof.as_frame()          # operator, calls, ms_per_forward, share
-    prof.plot(ax)            # horizontal bars, shares written on them
+    lab.plots.operator_frame(prof)      # operator, calls, ms_per_forward, share
+    lab.plots.operator_bars(prof, ax)   # horizontal bars, shares written on them
 
 torch.profiler does the measuring (it times every operator the dispatcher runs); this module
 only adds it up: per forward pass, ranked, as a share of the profiled total. The forward runs
@@ -28,8 +28,7 @@ lab's latency of the same configuration.
 On CUDA the operators are ranked by *device* time (the time on the GPU of the kernels each operator
 launched itself), ``total_ms`` is the device time of every kernel and copy per forward, and ``wall_ms``
 is timed with a synchronize at both ends (the gap is then launch overhead and idle GPU).
-The module itself imports no pandas or matplotlib: ``as_frame`` loads pandas when called, and
-``plot`` only calls methods of the Axes it is given.
+Tables and bars of a profile are lab.plots' (lab.measure measures; it draws nothing).
 """
 from __future__ import annotations
 
@@ -102,44 +101,6 @@ class OperatorProfile:
         """Wall time per forward not inside any profiled operator (ms): Python, module calls, the
         profiler's own bookkeeping. On CUDA: time the GPU was not running this forward's kernels."""
         return self.wall_ms - self.total_ms
-
-    def as_frame(self):
-        """The top operators as a pandas DataFrame: operator, calls (per forward pass),
-        ms_per_forward (self time, ms), share (fraction 0-1 of the profiled total)."""
-        import pandas as pd  # here, not at the top: lab.measure loads no pandas
-
-        return pd.DataFrame([(op.name, op.calls, op.ms_per_forward, op.share) for op in self.operators],
-                            columns=["operator", "calls", "ms_per_forward", "share"])
-
-    def plot(self, ax):
-        """Horizontal bars of the top operators' time per forward pass (ms), largest at the top,
-        each bar's share of the profiled total written on it. Returns ``ax``."""
-        names = [_short(op.name) for op in self.operators]
-        times = [op.ms_per_forward for op in self.operators]
-        positions = list(range(len(names)))
-        bars = ax.barh(positions, times, color="#0173B2")
-        ax.set_yticks(positions)
-        ax.set_yticklabels(names)
-        ax.invert_yaxis()  # the largest first, read from the top
-        what = "device time" if self.time_kind == "self device time" else "CPU time"
-        ax.set_xlabel(f"self {what} per forward pass (ms)")
-        ax.set_ylabel("operator")
-        for bar, op in zip(bars, self.operators):
-            share = "<1%" if 0 < op.share < 0.005 else f"{op.share:.0%}"  # not "0%" for an operator that ran
-            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {share}",
-                    va="center", ha="left", fontsize="small")
-        if times:
-            ax.set_xlim(0, max(times) * 1.15)  # room for the share written after the longest bar
-        title = f"Where the time goes{': ' + self.label if self.label else ''}"
-        ax.set_title(f"{title}\noperators {self.total_ms:.3g} ms of {self.wall_ms:.3g} ms wall per forward "
-                     f"({self.threads} thread{'s' if self.threads != 1 else ''}, {self.device})",
-                     fontsize="medium")
-        return ax
-
-
-def _short(name: str, limit: int = 40) -> str:
-    # Custom and torchao operators can have long namespaced names; the axis keeps its width.
-    return name if len(name) <= limit else name[:limit - 1] + "…"
 
 
 def _check_count(field: str, value, low: int, high: int) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 import ipywidgets as W
 import pandas as pd
 
+from lab import plots
 from lab.bench import DEFAULT_STORE, Bench
 from lab.budget import Budget
 from lab.config import KNOBS
@@ -384,7 +385,7 @@ class Dashboard:
 
         config = controls.configs_from_controls(self.values())[0]
         self.profile_note.value = f"profiling {html.escape(controls.describe(config))} ..."
-        with worker._MEASURING:
+        with worker.MEASURING:
             result = profile.profile_config(config, prepared=self.bench.prepared)  # the transformed model, reused
         self.profile_image.value = _profile_png(result)
         self.profile_image.layout.display = None
@@ -477,7 +478,7 @@ def _profile_png(result) -> bytes:
 
     fig = Figure(figsize=(views.WIDTH_IN, 0.6 + 0.32 * max(1, len(result.operators))), dpi=views.DPI,
                  layout="constrained")
-    result.plot(fig.subplots())
+    plots.operator_bars(result, fig.subplots())
     with io.BytesIO() as png:
         fig.savefig(png, format="png")
         return png.getvalue()

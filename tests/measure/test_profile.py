@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import lab
+from lab import plots
 from lab.hardware import torch_threads
 from lab.measure.profile import OperatorProfile, OperatorTime, profile_config, profile_operators
 
@@ -41,14 +42,14 @@ def test_fp32_top_operator_is_the_matmul(fp32_64):
     # (addmm, or a oneDNN / mm kernel on another build) leads and linear itself is a thin wrapper.
     top = fp32_64.operators[0]
     assert top.name in {"aten::addmm", "aten::mm", "aten::matmul", "aten::linear", "aten::mkldnn_linear"} \
-        or "mkldnn" in top.name, fp32_64.as_frame()
+        or "mkldnn" in top.name, plots.operator_frame(fp32_64)
     assert top.calls == 4  # digits-mlp has four Linear layers, called once each per forward
     assert top.share > 0.5
 
 
 def test_int8_dynamic_top_operator_is_the_quantized_linear(int8_64):
     top = int8_64.operators[0]
-    assert top.name == "quantized::linear_dynamic", int8_64.as_frame()
+    assert top.name == "quantized::linear_dynamic", plots.operator_frame(int8_64)
     assert top.calls == 4
     assert not any(op.name == "aten::addmm" for op in int8_64.operators)  # no fp32 matmul left
 
@@ -76,8 +77,8 @@ def test_top_limits_the_list_but_not_the_total():
     assert prof.top_ms <= prof.total_ms
 
 
-def test_as_frame_and_plot(fp32_64):
-    frame = fp32_64.as_frame()
+def test_operator_frame_and_bars(fp32_64):
+    frame = plots.operator_frame(fp32_64)
     assert list(frame.columns) == ["operator", "calls", "ms_per_forward", "share"]
     assert len(frame) == len(fp32_64.operators)
     assert frame["operator"].iloc[0] == fp32_64.operators[0].name
@@ -85,7 +86,7 @@ def test_as_frame_and_plot(fp32_64):
     from matplotlib.figure import Figure
 
     ax = Figure().subplots()
-    assert fp32_64.plot(ax) is ax
+    assert plots.operator_bars(fp32_64, ax) is ax
     assert ax.get_xlabel() == "self CPU time per forward pass (ms)"
     assert ax.get_ylabel() == "operator"
     assert [t.get_text() for t in ax.get_yticklabels()][0] == fp32_64.operators[0].name
@@ -100,7 +101,7 @@ def test_plot_writes_small_shares_as_under_one_percent():
 
     prof = OperatorProfile(operators=(OperatorTime("a", 1, 0.9, 0.9), OperatorTime("b", 2, 0.001, 0.001)),
                            total_ms=1.0, wall_ms=1.1, runs=1, threads=1, device="cpu", time_kind="self CPU time")
-    ax = prof.plot(Figure().subplots())
+    ax = plots.operator_bars(prof, Figure().subplots())
     assert [t.get_text().strip() for t in ax.texts] == ["90%", "<1%"]
     assert prof.outside_ms == pytest.approx(0.1)
 
