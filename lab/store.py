@@ -58,6 +58,13 @@ CREATE TABLE IF NOT EXISTS ceilings (
 """
 
 
+# Rows of different kinds share one store: an inference row (one configuration's forward pass;
+# rows stored before kinds existed have no "kind" and are this), and the kinds the data and
+# training sides add. Readers ask for one kind (Store.rows(kind=...)), so no kind's reader
+# ever sees another's columns.
+INFERENCE = "inference"
+
+
 def default_path() -> Path:
     """$LAB_STORE if set, else <repo root>/data/results/lab.sqlite (gitignored)."""
     env = os.environ.get("LAB_STORE")
@@ -231,8 +238,13 @@ class Store:
         return out
 
     def rows(self, *, env_id: str | None = None, config_id: str | None = None,
-             ids: list[int] | None = None) -> list[dict]:
-        """Stored rows merged with their environment, plus 'id' and 'created_at', by id."""
+             ids: list[int] | None = None, kind: str | None = INFERENCE) -> list[dict]:
+        """Stored rows merged with their environment, plus 'id' and 'created_at', by id.
+
+        kind: which kind of row (``row["kind"]``; a row without one is an inference row, as
+        every row was before the lab measured loaders and training): 'inference' (default),
+        'loader', 'training', ..., or None for every kind.
+        """
         given = {"r.env_id = ?": env_id, "r.config_id = ?": config_id}
         where = [cond for cond, value in given.items() if value is not None]
         args = [value for value in given.values() if value is not None]
@@ -240,7 +252,9 @@ class Store:
             # json_each takes any number of ids in one parameter (no 999-variable limit).
             where.append("r.id IN (SELECT value FROM json_each(?))")
             args.append(json.dumps([int(i) for i in ids]))
-        return self._select(where, args)
+        found = self._select(where, args)
+        # Filtered here, not in SQL: rows hold NaN and Infinity, which SQLite's JSON functions refuse.
+        return found if kind is None else [r for r in found if r.get("kind", INFERENCE) == kind]
 
     def latest(self, config_id: str, env_id: str) -> dict | None:
         """Newest successful row for this config in this environment (a cache hit), or None."""
@@ -269,7 +283,7 @@ class Store:
             return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
     def dataframe(self, **filters):
-        """rows(**filters) as a DataFrame: 'id' first, then columns in first-seen order."""
+        """rows(**filters) as a DataFrame (inference rows unless ``kind=`` says otherwise): 'id' first, then columns in first-seen order."""
         import pandas as pd  # lazy: importing lab.store stays cheap
 
         rows = self.rows(**filters)
@@ -277,10 +291,11 @@ class Store:
         return pd.DataFrame(rows, columns=columns)
 
     def export(self, out: str | Path, format: str | None = None) -> Path:
-        """Write all rows to parquet or csv (format from out's suffix when None)."""
+        """Write every row, of every kind (a ``kind`` column tells them apart), to parquet or csv
+        (format from out's suffix when None)."""
         out = Path(out).expanduser()
         fmt = export_format(out, format)
-        df = self.dataframe()
+        df = self.dataframe(kind=None)
         # Write beside the target and rename: an interrupted export never leaves half a file.
         tmp = out.with_name(f".{out.name}.tmp")
         try:

@@ -308,3 +308,20 @@ def test_a_store_made_before_the_ceilings_table_gains_it(tmp_path):
     store = Store(path)
     store.put_ceilings("env-a", "cpu", 2, {"bandwidth_gbs": 1.0})
     assert store.get_ceilings("env-a", "cpu", 2) == {"bandwidth_gbs": 1.0} and len(store) == 1
+
+
+def test_each_reader_sees_one_kind_of_row_and_export_keeps_all(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    env = {"env_id": "e1"}
+    store.add({"config_id": "a", "latency_ms_p50": 1.0}, env)  # no kind: an inference row, as before kinds
+    store.add({"config_id": "b", "kind": "training", "tta_s": 3.0}, env)
+    store.add({"config_id": "c", "kind": "loader", "stall_frac": float("nan")}, env)
+    assert [r["config_id"] for r in store.rows()] == ["a"]
+    assert [r["config_id"] for r in store.rows(kind="training")] == ["b"]
+    assert [r["config_id"] for r in store.rows(kind="loader")] == ["c"]
+    assert math.isnan(store.rows(kind="loader")[0]["stall_frac"])
+    assert [r["config_id"] for r in store.rows(kind=None)] == ["a", "b", "c"]
+    assert list(store.dataframe()["config_id"]) == ["a"]
+    out = store.export(tmp_path / "all.csv")
+    text = out.read_text()
+    assert "tta_s" in text and "stall_frac" in text and text.count("\n") == 4
