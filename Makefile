@@ -41,7 +41,14 @@ browser:
 		echo "WARNING: could not install chromium; the browser test will be skipped" >&2; \
 	else echo "note: no chromium at /usr/bin/chromium; the browser test will be skipped (apt-get install -y chromium)" >&2; fi
 
-test: install browser
+# The Ray cluster extra (lab/cluster), for the tests that start a two-node cluster on loopback
+# addresses; `make lab` does not install it: the lab runs embedded without Ray.
+CLUSTER_STAMP := $(VENV)/.lab-cluster-installed
+$(CLUSTER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[cluster]'
+	touch $(CLUSTER_STAMP)
+
+test: install browser $(CLUSTER_STAMP)
 	$(BIN)/python -m pytest
 
 benchmark: install

@@ -49,11 +49,14 @@ from lab.models.registry import register_model  # noqa: E402
 from lab.sensitivity import sensitivity_scan  # noqa: E402
 
 __all__ = ["Config", "grid", "measure", "sweep", "sensitivity_scan", "Bench", "Budget", "FieldError",
-           "register_model", "Dashboard", "__version__", "MEASUREMENT_VERSION"]
+           "register_model", "Dashboard", "DataTrainDashboard", "__version__", "MEASUREMENT_VERSION"]
 
 
 def __getattr__(name):  # lazy: ipywidgets loads only when the dashboard is used
     if name == "Dashboard":
         from lab.widgets import Dashboard
         return Dashboard
+    if name == "DataTrainDashboard":
+        from lab.widgets import DataTrainDashboard
+        return DataTrainDashboard
     raise AttributeError(f"module 'lab' has no attribute {name!r}")

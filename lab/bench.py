@@ -21,38 +21,34 @@ The reuse rule. A stored row answers a request when it has
   idle-baseline choice (an idle-subtracted energy is a different quantity);
 - no error, and no contention (a row measured while other processes held the cores is stored,
   flagged, and never served as clean).
+
+What it shares with the loader and training paths (store, environments, error rows, commits, the
+round-by-round walk) is lab.paths.RowPath; what is its own here is the reuse rule above, the
+transformed-model cache and the Ray cluster for '<node>/<device>' configurations.
 """
 from __future__ import annotations
 
-import datetime
 import time
-import traceback
 from typing import Callable, Iterable
 
 from lab import hardware, prepare, runner, support
 from lab.budget import Budget, at_least_as_strict
+from lab.cluster import names as device_names
 from lab.config import Config, as_configs
+from lab.paths import DEFAULT_STORE, RowPath, open_store
 from lab.store import Store
 from lab.version import MEASUREMENT_VERSION
 
-DEFAULT_STORE = "default"  # sentinel: the store at lab.store.default_path()
+# DEFAULT_STORE and open_store live in lab.paths (every path opens its store the same way); they are
+# still importable from here, where front ends and tests have always found them.
+__all__ = ["DEFAULT_STORE", "Bench", "default_measure", "measure", "open_store", "sweep"]
+
 # What a Bench measures with unless given ``measure=``; a test swaps this one name to run every
 # front end (CLI, studies, dashboard) on a fake measure (tests/conftest.py: fake_measure).
 default_measure: Callable[..., dict] = runner.measure_row
 
 
-def open_store(store: Store | str | None, *, create: bool = True) -> Store | None:
-    """None: no store; DEFAULT_STORE: $LAB_STORE or data/results/lab.sqlite; a path; or a Store as it is."""
-    if store is None or isinstance(store, Store):
-        return store
-    return Store(None if store == DEFAULT_STORE else store, create=create)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-class Bench:
+class Bench(RowPath):
     """Rows for configurations: from the store where the reuse rule allows, measured otherwise.
 
     store:       DEFAULT_STORE, a path, a Store, or None (measure without storing)
@@ -62,30 +58,37 @@ class Bench:
                  exception into an error row
     environment: ``device -> dict`` with 'env_id' (default lab.hardware.environment)
     clock:       wall-clock seconds, for ``seconds`` on each measured row
+    cluster:     where '<node>/<device>' configurations are measured: a lab.cluster.session.Cluster,
+                 its address, or None ($LAB_CLUSTER, joined on the first such configuration; Ray is
+                 never imported while every device is this machine's). Their rows come back from
+                 the node and are committed here, with the node's environment.
     """
 
     def __init__(self, store: Store | str | None = DEFAULT_STORE, *, budget: Budget | str = "default",
                  measure: Callable[..., dict] | None = None, environment: Callable[[str], dict] | None = None,
-                 clock: Callable[[], float] = time.perf_counter):
-        self.store = open_store(store)
-        self.budget = Budget.named(budget) if isinstance(budget, str) else budget
-        self._measure = measure or default_measure
-        self._environment = environment or hardware.environment
-        self._environments: dict[str, dict] = {}
+                 clock: Callable[[], float] = time.perf_counter, cluster=None):
+        super().__init__(store, budget=budget, measure=measure or default_measure, environment=environment,
+                         clock=clock)
         # Transformed models, one per transform group: a sweep's batch sizes and threads reuse them.
         self.prepared = prepare.PreparedCache()
-        self.clock = clock
+        self._cluster = cluster
 
-    def __repr__(self) -> str:
-        return f"Bench(store={self.store!r}, budget={self.budget.name!r})"
+    def cluster(self):
+        """The Ray cluster '<node>/<device>' configurations go to, joined now if not yet
+        (lab.cluster.session.ClusterError, one line, when it can't be)."""
+        from lab.cluster import session
+
+        if self._cluster is None or isinstance(self._cluster, str):
+            self._cluster = session.connect(self._cluster)
+        return self._cluster
 
     # --- the environment -------------------------------------------------------------------------
     def environment(self, device: str) -> dict:
         """The fingerprint stored beside rows measured on ``device`` (computed once per Bench)."""
-        device = hardware.normalize_device(device)
-        if device not in self._environments:
-            self._environments[device] = self._environment(device)
-        return self._environments[device]
+        return super().environment(hardware.normalize_device(device))
+
+    def _fingerprint(self, device: str) -> dict:
+        return self.cluster().environment(device) if device_names.is_node_device(device) else self._environment(device)
 
     # --- the one reuse rule ----------------------------------------------------------------------
     def serves(self, row: dict, budget: Budget | None = None) -> bool:
@@ -104,11 +107,7 @@ class Bench:
 
     def stored(self, config: Config, budget: Budget | None = None) -> list[dict]:
         """The stored rows that may answer ``config`` (oldest first), each with ``from_store`` True."""
-        if self.store is None:
-            return []
-        env_id = self.environment(config.device)["env_id"]
-        rows = self.store.rows(config_id=config.config_id, env_id=env_id)
-        return [{**r, "from_store": True} for r in rows if self.serves(r, budget)]
+        return self._stored(config, lambda row: self.serves(row, budget))
 
     # --- measuring -------------------------------------------------------------------------------
     def measure(self, config: Config, budget: Budget | None = None) -> dict:
@@ -119,26 +118,18 @@ class Bench:
         """
         budget = budget or self.budget
         env = self.environment(config.device)
-        row = {**config.to_dict(), "config_id": config.config_id, "env_id": env["env_id"],
-               "measured_at": _now(), "budget": budget.name, "measurement_version": MEASUREMENT_VERSION,
-               "model_fingerprint": prepare.model_fingerprint(config.model), "error": None}
+        row = self._new_row(config, env, budget, measurement_version=MEASUREMENT_VERSION,
+                            model_fingerprint=prepare.model_fingerprint(config.model))
         started = self.clock()
-        reason = support.why_not(config)
+        remote = device_names.is_node_device(config.device)  # the node says what it can't run
+        reason = None if remote else support.why_not(config)
         if reason is not None:
             row["error"] = f"unsupported: {reason}"
         else:
-            try:
-                measured = self._measure(config, budget, store=self.store, env=env, prepared=self.prepared)
-                if not isinstance(measured, dict):
-                    raise TypeError(f"measure returned {type(measured).__name__}, not a dict of columns")
-                row.update((k, v) for k, v in measured.items() if k not in ("config_id", "env_id"))
-            except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error; the sweep goes on
-                row["error"] = runner.one_line(exc)
-                row["error_detail"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]
+            measure = self.cluster().measure if remote else self._measure
+            self._fill(row, lambda: measure(config, budget, store=self.store, env=env, prepared=self.prepared))
         row["seconds"] = self.clock() - started
-        if self.store is not None:
-            row["id"] = self.store.add(row, env)
-        return {**row, **{k: v for k, v in env.items() if k not in row}, "from_store": False}
+        return self._commit(row, env)
 
     def row(self, config: Config, *, budget: Budget | None = None, force: bool = False) -> dict:
         """The newest stored row that may answer ``config``, else a new measurement."""
@@ -157,41 +148,18 @@ class Bench:
         same way). force: measure every repeat anew.
         on_row(row) as each row is ready; progress(done, total) after each, total = configs x repeats.
         """
-        configs = as_configs(configs)
-        total, done, out = len(configs) * repeats, 0, []
+        return self._rows(as_configs(configs), repeats, force=force, on_row=on_row, progress=progress,
+                          stored=lambda config: self.stored(config, budget),
+                          measure=lambda config: self.measure(config, budget),
+                          before_round=lambda todo: self._submit_remote(todo, budget))
 
-        def emit(row):
-            nonlocal done
-            done += 1
-            out.append(row)
-            if on_row is not None:
-                on_row(row)
-            if progress is not None:
-                progress(done, total)
-
-        missing = {}
-        for config in configs:
-            found = [] if force else self.stored(config, budget)[-repeats:]
-            for row in found:
-                emit(row)
-            missing[config] = repeats - len(found)
-        failed = set()
-        for round_ in range(repeats):
-            for config in configs:
-                if missing[config] > round_ and config not in failed:
-                    row = self.measure(config, budget)
-                    emit(row)
-                    if row.get("error"):
-                        failed.add(config)
-        if progress is not None and done < total:  # repeats skipped after a failure
-            progress(total, total)
-        return out
-
-    def sweep(self, configs: Config | Iterable[Config], **kwargs):
-        """``rows(...)`` as a pandas DataFrame (one row per configuration x repeat)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows(configs, **kwargs))
+    def _submit_remote(self, configs: list[Config], budget: Budget | None) -> None:
+        """Queue a round's cluster configurations on their nodes at once: each node measures one at a
+        time, the nodes in parallel; ``measure`` then collects (and commits) them in order."""
+        remote = [c for c in configs if device_names.is_node_device(c.device)]
+        if remote:
+            envs = {c.device: self.environment(c.device) for c in remote}
+            self.cluster().submit(remote, budget or self.budget, envs)
 
 
 def measure(config: Config, *, budget: Budget | str = "default", store: Store | str | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""``python -m lab``: env, models, run, sweep, export, figures (the last in lab/paper/cli.py).
+"""``python -m lab``: env, models, run, sweep, export, figures (in lab/paper/cli.py), data (in lab/data/cli.py),
+train (in lab/train/cli.py).
 
 Every command takes ``--import MODULE_OR_PATH`` (repeatable): the user's code that registers
 models runs before the arguments are checked, so ``--model my-net`` is known to every command.
@@ -19,10 +20,13 @@ import sys
 import warnings
 
 from lab import hardware
+from lab.cli_args import STORE_HELP, add_knob_flag, add_store_flags, chosen_store
 from lab.cli_output import TablePrinter, row_printer
+from lab.cluster import cli as cluster_cli
 from lab.config import KNOBS
-from lab.errors import FieldError
+from lab.data import cli as data_cli
 from lab.paper import cli as paper_cli
+from lab.train import cli as train_cli
 
 EXIT_BAD_INPUT = 2
 EXIT_SOME_FAILED = 1
@@ -30,17 +34,6 @@ EXIT_SOME_FAILED = 1
 
 class BadInput(ValueError):
     pass
-
-
-def _knob_list(spec):
-    """argparse type for a knob's comma list: 'a,b,c' -> [a, b, c], parsed and named by the knob."""
-    def parse(text: str):
-        try:
-            return spec.parse_list(text)
-        except FieldError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    parse.__name__ = spec.name  # argparse names the type in its messages
-    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,8 +49,7 @@ def add_knob_flags(parser: argparse.ArgumentParser) -> None:
         shown = {"threads": f"all {hardware.cpu_count()} cores", "compile": "off"}.get(name, spec.default)
         extra = f" (this machine: {', '.join(hardware.available_devices())})" if name == "device" else ""
         help_text = f"{spec.help}{extra}; {spec.allowed()}" + ("" if spec.required else f" (default {shown})")
-        parser.add_argument(spec.cli_flag, *spec.aliases, dest=name, type=_knob_list(spec), default=None,
-                            required=spec.required, metavar=name.upper(), help=help_text.replace("%", "%%"))
+        add_knob_flag(parser, spec, help_text, required=spec.required)
 
 
 _SWEEP_EPILOG = """\
@@ -65,7 +57,8 @@ A study file is TOML (full example: examples/study.toml):
 
   name = "digits-precision"       # required
   setup = "my_models:register"    # optional: registers your own models ("my_models.py": beside the file)
-  device = "cpu"                  # or a list; default "cpu"
+  cluster = "auto"                # optional: a Ray cluster (auto, host:port, ray://host:port)
+  device = "cpu"                  # or a list; default "cpu"; "<node>/<device>" or "all" with a cluster
   repeats = 3                     # rows per configuration, 1..100; default 1
   seeds = [0]                     # the seed knob; default [0]
   budget = "quick"                # "default" or "quick"; default "default"
@@ -114,9 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_knob_flags(run)
     run.add_argument("--format", choices=("table", "json", "csv"), default="table",
                      help="table (default), json (one JSON object per line) or csv; json/csv carry every column")
-    run.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
-    run.add_argument("--no-store", action="store_true", help="measure without storing")
-    run.add_argument("--force", action="store_true", help="re-measure configurations already in the store")
+    add_store_flags(run)
     run.add_argument("--quick", action="store_true",
                      help="short timing and energy windows (interactive use; less precise)")
     run.add_argument("--idle-baseline", dest="idle_baseline_s", type=float, default=0.0, metavar="SECONDS",
@@ -130,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "into the study's results directory.",
                            epilog=_SWEEP_EPILOG)
     sweep.add_argument("study", help="the study file, e.g. examples/study.toml")
-    sweep.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
+    sweep.add_argument("--store", default=None, help=STORE_HELP)
     sweep.add_argument("--out", default=None,
                        help="results directory (default: beside the study file, named after it: a/b.toml -> a/b/)")
     sweep.add_argument("--force", action="store_true",
@@ -141,8 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every stored row to parquet or csv")
     export.add_argument("--format", choices=("parquet", "csv"), default=None, help="default: from --out's suffix")
     export.add_argument("--out", required=True, help="output file, e.g. results.parquet")
-    export.add_argument("--store", default=None, help="results store (default: $LAB_STORE or data/results/lab.sqlite)")
+    export.add_argument("--store", default=None, help=STORE_HELP)
+    for command in (env, run, sweep):  # a Ray cluster's nodes as devices (lab/cluster/cli.py)
+        cluster_cli.add_cluster_flag(command)
     paper_cli.add_parser(sub)
+    data_cli.add_parser(sub)
+    train_cli.add_parser(sub)
     for command in [parser, *sub.choices.values()]:  # declared once, before or after any command
         add_import_flag(command)
     return parser
@@ -174,20 +169,24 @@ def cmd_run(args, out, err) -> int:
     from tqdm import tqdm
 
     import lab
-    from lab.bench import DEFAULT_STORE
 
     knobs = {name: getattr(args, name) for name in KNOBS if getattr(args, name) is not None}
+    cluster = cluster_cli.join(args)  # None unless --cluster / LAB_CLUSTER: then Ray, not before
+    if "device" in knobs:  # --device all: every node's devices
+        knobs["device"] = cluster_cli.devices(knobs["device"])
     configs = lab.grid(**knobs)
     budget = lab.Budget.named("quick" if args.quick else "default")
     if args.idle_baseline_s:
         budget = dataclasses.replace(budget, idle_baseline_s=args.idle_baseline_s)
-    bench = lab.Bench(None if args.no_store else (args.store or DEFAULT_STORE), budget=budget)
+    bench = lab.Bench(chosen_store(args), budget=budget, cluster=cluster)
     store = bench.store
     printer = row_printer(args.format, out, configs)
     bar = tqdm(total=len(configs), file=err, unit="config", disable=len(configs) < 2, dynamic_ncols=True)
     counts = {"failed": 0, "stored": 0}
+    shown = []
 
     def on_row(row):
+        shown.append(row)
         counts["failed"] += bool(row.get("error"))
         counts["stored"] += bool(row.get("from_store"))
         printer(row)
@@ -196,6 +195,12 @@ def cmd_run(args, out, err) -> int:
         bench.rows(configs, force=args.force, on_row=on_row, progress=lambda done, total: bar.update(done - bar.n))
     finally:
         bar.close()
+    if cluster_cli.wants_comparison(args.device) and args.format == "table":
+        import pandas as pd
+
+        from lab.cluster.compare import print_comparison
+
+        print_comparison(pd.DataFrame(shown), out)
     if counts["stored"]:
         print(f"{counts['stored']} of {len(configs)} configurations were already in {store.path}; "
               "shown from the store (--force re-measures)", file=err)
@@ -211,11 +216,12 @@ def cmd_sweep(args, out, err) -> int:
     from lab import study as studies
     from lab.bench import DEFAULT_STORE, Bench
 
+    cluster = cluster_cli.join(args)  # --cluster / LAB_CLUSTER; else the study's `cluster = "..."`, if any
     study = studies.load(args.study, results_dir=args.out)  # bad input: one line, before anything is measured
     study.check()  # a study may load without its models registered (figures reads it); measuring needs them
-    bench = Bench(args.store or DEFAULT_STORE, budget=study.budget)
+    bench = Bench(args.store or DEFAULT_STORE, budget=study.budget, cluster=cluster or study.cluster)
     store = bench.store
-    printer = row_printer(args.format, out, study.configs())
+    printer = (train_cli.row_printer if study.kind == "training" else row_printer)(args.format, out, study.configs())
     total = len(study.configs()) * study.repeats
     bar = tqdm(total=total, file=err, unit="row", disable=total < 2, dynamic_ncols=True)
 
@@ -240,6 +246,9 @@ def cmd_sweep(args, out, err) -> int:
 def cmd_env(args, out, err) -> int:
     from lab.measure import energy
 
+    cluster = cluster_cli.join(args)
+    if cluster is not None:  # every node of the cluster, as below for this machine
+        return cluster_cli.cmd_env(cluster, args, out)
     info = hardware.describe()
     for dev in info["devices"]:
         source = energy.choose_source(dev["device"])
@@ -362,7 +371,8 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         except SystemExit as done:  # --help
             return int(done.code or 0)
         commands = {"run": cmd_run, "sweep": cmd_sweep, "env": cmd_env, "models": cmd_models, "export": cmd_export,
-                    "figures": paper_cli.cmd_figures}
+                    "figures": paper_cli.cmd_figures, "data": data_cli.cmd_data,
+                    "train": train_cli.cmd_train}
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warnings(err, warnings.showwarning)
             return commands[args.command](args, out, err)

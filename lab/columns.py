@@ -6,6 +6,8 @@ names. ``COLUMNS`` is ordered as tables and CSV files show it.
 from __future__ import annotations
 
 from lab.config import KNOBS
+from lab.data.config import KNOBS as LOADER_KNOBS
+from lab.train.config import KNOBS as TRAIN_KNOBS
 from lab.numbers import finite  # noqa: F401 — re-exported: derived columns' one 'finite'
 
 COLUMNS: dict[str, str] = {
@@ -99,6 +101,50 @@ COLUMNS: dict[str, str] = {
                      "transformed model (it does not depend on batch size or threads)",
     "transform_reused": "true when the transformed model was built for an earlier row of the same sweep (same "
                         "model, pruning, fine-tuning, scheme, device and compile) and reused",
+    # input pipelines (rows of kind 'loader', lab.data): the loader's knobs, then what was measured
+    **{name: knob.help for name, knob in LOADER_KNOBS.items() if name not in KNOBS},
+    "kind": "which kind of row: inference (empty in rows stored before kinds), loader, training",
+    "loader_sps": "samples per second of the DataLoader alone, iterated for the budget's time after start-up",
+    "model_sps": "samples per second of the model step alone on synthetic batches of the same shape (NaN: no model)",
+    "pipeline_sps": "samples per second of the real loop: next batch, then the model step (the loader alone "
+                    "without a model)",
+    "stall_frac": "measured share (0-1) of the loop's time spent waiting inside next(iterator) for the next batch",
+    "startup_s": "time from making the loader's iterator to its first batch: worker start-up included (s)",
+    "pipeline_startup_s": "the same for the loop with the model (s)",
+    "wait_s": "time spent waiting for batches inside the loop's window (s)",
+    "window_s": "length of the loop's timed window (s)",
+    "batches": "batches taken inside the loop's window (count)",
+    "epochs_restarted": "epochs that ended inside the window (each a new iterator: workers start again unless "
+                        "persistent)",
+    "cpu_util_frac": "CPU time of this process and its loader workers over the loop's window / (window x cpus): "
+                     "0-1 of the machine's usable cores",
+    "cpu_ms_per_sample": "CPU time of this process and its loader workers per sample in the loop (ms)",
+    "cpus": "cores this process may use (its CPU affinity)",
+    "dataset_samples": "samples in the dataset the loader iterates (count)",
+    "model_input_shape": "the model's input shape per sample, the batches are viewed as",
+    "pinned": "true when batches were really in page-locked memory (pin_memory needs an accelerator)",
+    "pin_memory_note": "why pin_memory did nothing (no accelerator)",
+    # training to a target accuracy (rows of kind 'training', lab.train): its knobs, then what was measured
+    **{name: knob.help for name, knob in TRAIN_KNOBS.items() if name not in KNOBS and name not in LOADER_KNOBS},
+    "reached": "true when a held-out evaluation reached target_accuracy within time_budget_s and max_epochs",
+    "tta_s": "time to accuracy: wall time from the start of training to the end of the first held-out evaluation "
+             "at or above the target, evaluations and any EL2N scoring run included (s; NaN: not reached)",
+    "eta_j": "energy to accuracy over the same window, from energy_source (J; NaN: not reached)",
+    "epochs_to_target": "epochs trained when the target was first reached (count; empty: not reached)",
+    "best_accuracy": "highest held-out accuracy of any epoch (0-1)",
+    "final_accuracy": "held-out accuracy after the last epoch trained (0-1)",
+    "epochs": "epochs trained, each followed by a held-out evaluation (count)",
+    "samples_seen": "training samples processed by optimizer steps (count; evaluation and scoring not included)",
+    "energy_j": "energy from the start of training to its end, from energy_source (J)",
+    "curve": "one point per epoch: epoch, seconds (s), energy_j (J), samples_seen, accuracy (0-1), contended",
+    "stopped_by": "why training stopped: target, time_budget, max_epochs or cancelled",
+    "n_train": "training examples before data_kept (count)",
+    "n_train_kept": "training examples trained on after data_kept (count)",
+    "noisy_labels": "training labels replaced by another class: round(label_noise x n_train) (count)",
+    "prep_s": "time of the EL2N proxy run and scoring inside tta_s (s; 0 without keep_by el2n)",
+    "prep_energy_j": "energy of the EL2N proxy run and scoring inside eta_j (J)",
+    "training_version": "version of the training code (lab.train): rows of another version are trained again",
+    "wall_s": "wall time of the whole training row: data, model and training (s)",
     # flags
     "contended": "true when other processes used the cores during the measurement (other_cpu_frac above "
                  "the threshold, after the retries): stored, never served as clean",
@@ -113,7 +159,8 @@ COLUMNS: dict[str, str] = {
     "error": "why this configuration failed (empty when it did not)",
     "error_detail": "the exception behind error, in full",
     "budget": "timing budget: default, quick (short windows, interactive) or custom (lab.budget)",
-    "seconds": "wall time this row took to measure, transforms included (s)",
+    "seconds": "wall time this row took to measure, transforms included (s); on a training row, the time from "
+               "the start of training to its last epoch (s)",
     # identity and environment
     "config_id": "hash of the configuration: its identity in the store",
     "env_id": "hash of the environment fields that decide re-use",
@@ -122,10 +169,21 @@ COLUMNS: dict[str, str] = {
     "torch_version": "torch version",
     "device_name": "device name (CPU model or GPU name)",
     "cpu_model": "CPU model",
+    "node": "the Ray cluster node that measured the row (empty: this machine, no cluster)",
+    "node_address": "that node's address in the cluster",
+    "node_seconds": "wall time of the measurement on the node (s): seconds minus this is the cluster's overhead",
     "lab_version": "lab version",
     "git_sha": "lab commit",
     "measured_at": "when the row was measured (UTC, ISO 8601)",
     "from_store": "true when the row came from the store (the reuse rule allowed it), false when measured now",
+}
+
+# Axis and table labels, with units, of the training columns (lab.paper.training's figures).
+TRAINING_LABELS: dict[str, str] = {
+    "tta_s": "time to accuracy (s)", "eta_j": "energy to accuracy (J)", "energy_j": "energy since training began (J)",
+    "seconds": "time since training began (s)", "accuracy": "held-out accuracy", "best_accuracy": "best accuracy",
+    "samples_seen": "training samples seen", "epochs": "epochs",
+    **{name: knob.label for name, knob in TRAIN_KNOBS.items()},
 }
 
 # The columns a terminal table shows (CSV and JSON carry every column).

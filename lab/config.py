@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
-import re
 from typing import Iterable
 
 from lab import hardware
+from lab.cluster import names as device_names
 from lab.errors import FieldError
-from lab.knobs import Knob, collect, knob
+from lab.knobs import Knob, check_fields, collect, grid_axes, grid_product, knob
 from lab.models import registry
 from lab.transforms.prune import METHODS as _PRUNE_METHODS
 from lab.transforms.quantize import SCHEMES as _QUANT_SCHEMES
@@ -36,7 +35,6 @@ MAX_BATCH_SIZE = 1 << 20
 MAX_THREADS = 1024
 MAX_FINETUNE_EPOCHS = 100
 MAX_SEED = 2**31 - 1
-_DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
 # What the sparsity knob is a fraction of, per method: each method states it on its registry entry.
 _SPARSITY_MEANING = {name: m.sparsity_means for name, m in _PRUNE_METHODS.items() if name != "none" and m.sparsity_means}
@@ -69,8 +67,9 @@ class Config:
                       flag="--quant", table="always", baseline=True, widget="dropdown",
                       help="precision or quantization scheme (python -m lab models --schemes)")
     device: str = knob("cpu", kind=str, label="device", flag="--device", grid=False, widget="dropdown",
-                       allowed_text="cpu, cuda, cuda:N or mps",
-                       help="where to run (whether this machine has it is decided when measuring)")
+                       allowed_text=device_names.ALLOWED,
+                       help="where to run: this machine's cpu, cuda:N or mps, or <node>/<device> on a Ray cluster "
+                            "node (whether it has it is decided when measuring)")
     threads: int | None = knob(None, kind=int, low=1, high=MAX_THREADS, label="threads", flag="--threads",
                                widget="slider", help="torch intra-op threads (default: every core of this machine)")
     compile: bool = knob(False, kind=bool, label="torch.compile", flag="--compile", widget="checkbox",
@@ -83,15 +82,13 @@ class Config:
                                         "fine-tuning's shuffles)")
 
     def __post_init__(self):
-        for name, spec in KNOBS.items():
-            value = getattr(self, name)
-            if value is None and spec.default is None:
-                continue
-            object.__setattr__(self, name, spec.check(value))
-        if not _DEVICE_PATTERN.match(self.device):
+        check_fields(self, KNOBS)
+        if not device_names.is_device(self.device):
             KNOBS["device"].fail(self.device)
         object.__setattr__(self, "device", hardware.normalize_device(self.device))
-        if self.threads is None:  # resolving a default, not a check: the row records what it ran with
+        # Resolving a default, not a check: the row records what it ran with. On a cluster node None
+        # stays None ("every core of that node"): this machine's core count says nothing about it.
+        if self.threads is None and not device_names.is_node_device(self.device):
             object.__setattr__(self, "threads", hardware.cpu_count())
         if self.prune_method == "none" and self.sparsity != 0.0:
             KNOBS["sparsity"].fail(self.sparsity, "0 when prune_method is 'none' (choose a pruning method)")
@@ -147,15 +144,7 @@ def grid(**knobs) -> list[Config]:
     quant=["fp32", "bf16"])`` gives four configs, in the order the lists are nested. A pruning
     method that takes a sparsity needs one given: ``prune_method="unstructured"`` alone is refused.
     """
-    unknown = [k for k in knobs if k not in KNOBS]
-    if unknown:
-        raise FieldError(unknown[0], knobs[unknown[0]], "a knob: one of " + ", ".join(KNOBS))
-    axes = {}
-    for name, value in knobs.items():
-        values = list(value) if isinstance(value, (list, tuple, range)) else [value]
-        if not values:
-            raise FieldError(name, value, "at least one value")
-        axes[name] = values
+    axes = grid_axes(knobs, KNOBS)
     if "sparsity" not in axes:
         # The knob's default (0) suits no pruning; a method that takes a sparsity would silently prune nothing.
         needs = [m for m in axes.get("prune_method", ()) if m in _PRUNE_METHODS and m != "none"
@@ -164,19 +153,16 @@ def grid(**knobs) -> list[Config]:
             raise FieldError("sparsity", None, f"required with prune_method {needs[0]!r} (its default, 0, would "
                                                f"prune nothing): {KNOBS['sparsity'].allowed()}, e.g. 0.5")
     mixed = len(axes.get("prune_method", ())) > 1  # alone, `none` + a sparsity is a mistake to report
-    configs = []
-    for combo in itertools.product(*axes.values()):
-        point = dict(zip(axes, combo))
+
+    def adjust(point):
         # `--prune none,structured --sparsity 0.3,0.5` asks for one baseline and two pruned
         # points, not for the meaningless (none, 0.5); `--finetune-epochs 2` with it fine-tunes
         # the pruned models, not the baseline.
         valid = isinstance(point.get("sparsity", 0.0), (int, float)) and 0 <= point.get("sparsity", 0.0) < 1
         if mixed and valid:
             point.update({k: v for k, v in implied(point).items() if k in point or k == "sparsity"})
-        config = Config(**point)
-        if config not in configs:
-            configs.append(config)
-    return configs
+
+    return grid_product(axes, Config, adjust)
 
 
 def as_configs(configs: Config | Iterable[Config]) -> list[Config]:

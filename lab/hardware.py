@@ -54,8 +54,10 @@ def available_devices() -> list[str]:
 
 
 def normalize_device(device: str) -> str:
-    """'cuda' -> 'cuda:0'; everything else unchanged (validation is Config's job)."""
-    return "cuda:0" if device == "cuda" else device
+    """'cuda' -> 'cuda:0', 'box/cuda' -> 'box/cuda:0'; everything else unchanged (validation is Config's job)."""
+    from lab.cluster import names  # reads names only: never imports ray
+
+    return names.normalize(device)
 
 
 def device_name(device: str) -> str:
@@ -185,5 +187,8 @@ def environment(device: str = "cpu") -> dict:
 
 def environment_id(env: dict) -> str:
     """Stable short hash of the fields that decide whether a stored row can be reused."""
-    key = json.dumps({k: env.get(k) for k in _IDENTITY_FIELDS}, sort_keys=True)
+    # A cluster node's environment names its node (lab.cluster): two nodes on one kind of machine
+    # are two environments. Only then, so that this machine's env_ids stay what they were.
+    fields = _IDENTITY_FIELDS + (("node",) if env.get("node") else ())
+    key = json.dumps({k: env.get(k) for k in fields}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]

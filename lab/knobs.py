@@ -8,13 +8,16 @@ this module is the machinery every front end derives from them:
 - ``Knob.parse(text)``: one value from a CLI string (``"on"`` -> True);
 - ``Knob.allowed()``: the words every message, flag help and widget tooltip use;
 - ``Knob.label``: the axis, legend and widget label, with its unit;
-- ``Knob.flag``, ``grid``, ``series``, ``table``, ``baseline``, ``widget``: where the knob appears.
+- ``Knob.flag``, ``grid``, ``series``, ``table``, ``baseline``, ``widget``: where the knob appears;
+- ``check_fields``: every knob of a config checked at once (each side's ``__post_init__``);
+- ``grid_axes``, ``grid_product``: the cartesian product every side's ``grid()`` builds.
 
 Adding a knob is one field in Config (see the README's "Adding a knob").
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import Any, Callable, Sequence
 
@@ -149,3 +152,48 @@ def collect(cls) -> dict[str, Knob]:
     """The Knob of every field of a dataclass declared with ``knob(...)``, in field order."""
     return {f.name: Knob(name=f.name, default=f.default, **f.metadata["knob"])
             for f in dataclasses.fields(cls) if "knob" in f.metadata}
+
+
+def check_fields(config, declared: dict[str, Knob]) -> None:
+    """Check every knob field of a frozen dataclass in place (its ``__post_init__``): each value is
+    replaced by what ``Knob.check`` returns; None stays None where None is the knob's default ("unset")."""
+    for name, spec in declared.items():
+        value = getattr(config, name)
+        if value is None and spec.default is None:
+            continue
+        object.__setattr__(config, name, spec.check(value))
+
+
+def grid_axes(knobs: dict[str, Any], declared: dict[str, Knob], what: str = "a knob") -> dict[str, list]:
+    """The values a grid asked for, each knob's as a list (one value or a list/tuple/range of them).
+
+    Refuses a name that is not in ``declared`` (the message: "``what``: one of ...") and an empty list.
+    """
+    unknown = [k for k in knobs if k not in declared]
+    if unknown:
+        raise FieldError(unknown[0], knobs[unknown[0]], f"{what}: one of " + ", ".join(declared))
+    axes = {}
+    for name, value in knobs.items():
+        values = list(value) if isinstance(value, (list, tuple, range)) else [value]
+        if not values:
+            raise FieldError(name, value, "at least one value")
+        axes[name] = values
+    return axes
+
+
+def grid_product(axes: dict[str, list], make: Callable[..., Any],
+                 adjust: Callable[[dict], None] | None = None) -> list:
+    """``make(**point)`` for every combination of the axes, in the order the lists are nested.
+
+    adjust(point) may change a point in place first (each side's rule for knobs that mean nothing at
+    some other knob's value); points that then make equal configs give one, where it first appears.
+    """
+    configs = []
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes, combo))
+        if adjust is not None:
+            adjust(point)
+        config = make(**point)
+        if config not in configs:
+            configs.append(config)
+    return configs

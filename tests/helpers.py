@@ -4,6 +4,33 @@ from __future__ import annotations
 import io
 
 from lab.errors import Unsupported
+from lab.measure.energy_source import EnergySource
+
+
+class StepClock:
+    """Advances ``tick`` seconds on every read (binary-exact ticks keep sums exact)."""
+
+    def __init__(self, tick: float):
+        self.t, self.tick, self.reads = 0.0, tick, 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        self.t += self.tick
+        return self.t
+
+
+class StepCounter(EnergySource):
+    """A cumulative counter that adds ``step`` joules on every read."""
+
+    name, note, assumption = "fake", "fake counter", ""
+
+    def __init__(self, step: float):
+        self.joules, self.step, self.reads = 0.0, step, 0
+
+    def read_joules(self) -> float:
+        self.reads += 1
+        self.joules += self.step
+        return self.joules
 
 
 def run_main(argv):

@@ -156,9 +156,8 @@ def test_dominates(capsys):
 
 
 def test_stall_fraction(capsys):
-    from lab.data import exercises as data_exercises
 
-    assert data_exercises.check_stall_fraction(solution("09_data_pipelines.ipynb", "stall_fraction")) is True
+    assert exercises.check_stall_fraction(solution("09_data_pipelines.ipynb", "stall_fraction")) is True
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [(lambda w, s: sum(w) / sum(s), "waiting / computing"),
                         (lambda w, s: sum(s) / (sum(w) + sum(s)), "model step"),
@@ -166,15 +165,14 @@ def test_stall_fraction(capsys):
                         (lambda w, s: sum(w), "in seconds"),
                         (lambda w, s: "0.25", "one number"), (placeholder, "NotImplementedError"),
                         (lambda w, s: 1 / 0, "ZeroDivisionError"), (None, "function")]:
-        assert data_exercises.check_stall_fraction(wrong) is False
+        assert exercises.check_stall_fraction(wrong) is False
         out = capsys.readouterr().out
         assert out.startswith("not yet: ") and hint in out, out
 
 
 def test_energy_to_accuracy(capsys):
-    from lab.dashboard import train_exercises
 
-    assert train_exercises.check_energy_to_accuracy(solution("10_training_energy.ipynb", "energy_to_accuracy")) is True
+    assert exercises.check_energy_to_accuracy(solution("10_training_energy.ipynb", "energy_to_accuracy")) is True
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [(lambda c, t: c[-1]["energy_j"], "end of the run"),
                         (lambda c, t: next((p["seconds"] for p in c if p["accuracy"] >= t), float("nan")), "time (s)"),
@@ -182,6 +180,6 @@ def test_energy_to_accuracy(capsys):
                         (lambda c, t: next((p["energy_j"] for p in c if p["accuracy"] >= t), 0.0), "math.nan"),
                         (lambda c, t: "12", "a number of joules"), (placeholder, "NotImplementedError"),
                         (lambda c, t: 1 / 0, "ZeroDivisionError"), (None, "function")]:
-        assert train_exercises.check_energy_to_accuracy(wrong) is False
+        assert exercises.check_energy_to_accuracy(wrong) is False
         out = capsys.readouterr().out
         assert out.startswith("not yet: ") and hint in out, out

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from lab import hardware, support
+from lab.cluster import names as device_names
 from lab.config import KNOBS, Config, implied
 from lab.errors import FieldError
 from lab.models import registry
@@ -85,14 +86,28 @@ def configs_from_controls(values: dict) -> list[Config]:
 
 
 def option_reasons(device: str) -> dict[str, dict[str, str | None]]:
-    """For each quant scheme and pruning method: why ``device`` can't run it (one line), or None."""
-    return support.option_reasons(device)
+    """For each quant scheme and pruning method: why ``device`` can't run it (one line), or None.
+    A cluster node's device ('box/cuda:0') is asked as its kind of device; the node itself has the
+    last word when measuring (an error row with its reason)."""
+    return support.option_reasons(device_names.split_device(device)[1] if device_names.is_node_device(device)
+                                  else device)
+
+
+def device_options() -> list[str]:
+    """The hardware dropdown: this machine's devices, then every cluster node's ('<node>/<device>')
+    when a cluster is joined or $LAB_CLUSTER names one (lab.cluster; otherwise Ray is not imported)."""
+    from lab.cluster import session
+
+    cluster = session.current()
+    return hardware.available_devices() + (cluster.devices() if cluster is not None else [])
 
 
 def refusal(values: dict) -> str | None:
     """Why this hardware can't run the selection (the reason shown in the panel), or None:
     the same lab.support.why_not that turns such a configuration into an error row when measured."""
     configs = configs_from_controls(values)
+    if configs and device_names.is_node_device(configs[0].device):
+        return None  # the node answers, as an error row with its reason (this machine can't know)
     return support.why_not(configs[0]) if configs else None
 
 
@@ -107,6 +122,13 @@ def device_label(device: str) -> str:
     """'cpu — AMD EPYC 7B13 (2 cores)', 'cuda:0 — NVIDIA H100 80GB HBM3', 'mps — Apple MPS (arm64)'."""
     if device == "cpu":
         return f"cpu — {hardware.cpu_model()} ({hardware.cpu_count()} cores)"
+    if device_names.is_node_device(device):
+        from lab.cluster import session
+
+        node, local = device_names.split_device(device)
+        dev = next(d for d in session.connect().describe(node)["devices"] if d["device"] == local)
+        cores = f" ({dev['cores']} cores)" if local == "cpu" and "cores" in dev else ""
+        return f"{device} — {dev['name']}{cores}"
     return f"{device} — {hardware.device_name(device)}"
 
 

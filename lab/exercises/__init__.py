@@ -7,6 +7,8 @@
     exercises.check_scale(int8_scale)               # 04: the symmetric int8 scale of a tensor
     exercises.check_electricity_cost(electricity_usd_per_1m)   # 05: a million inferences' electricity bill
     exercises.check_dominates(dominates)            # 07: Pareto dominance of two configurations
+    exercises.check_stall_fraction(stall_fraction)  # 09: the share of a loop's time spent waiting for data
+    exercises.check_energy_to_accuracy(energy_to_accuracy)     # 10: energy-to-accuracy from a training curve
 
 Each check calls the student's code on a few fixed cases, compares the answer with the lab's own
 (lab.teach, lab.measure.timing, lab.costs), prints ``right`` or ``not yet: <why>`` (with a hint where the
@@ -16,7 +18,10 @@ so Run All goes on.
 """
 from lab.exercises.arithmetic import check_electricity_cost, check_summary_prediction
 from lab.exercises.choices import check_dominates, check_serving_batch
+from lab.exercises.data import check_stall_fraction
 from lab.exercises.tensors import check_scale, check_zero_fraction
+from lab.exercises.training import check_energy_to_accuracy
 
 __all__ = ["check_summary_prediction", "check_serving_batch", "check_zero_fraction", "check_scale",
-           "check_electricity_cost", "check_dominates"]
+           "check_electricity_cost", "check_dominates", "check_stall_fraction",
+           "check_energy_to_accuracy"]

@@ -86,6 +86,33 @@ def _schedule(recipe: dict, steps_per_epoch: int) -> Callable[[int], float] | No
         0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+def one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+              batch_size: int, order: torch.Generator, *, loss_fn: Callable | None = None,
+              scheduler=None, autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> tuple[float, int]:
+    """One pass over (x, y) in the random order ``order`` draws, ``batch_size`` samples per step.
+
+    Returns (summed loss, samples seen). ``autocast()`` (e.g. bf16 autocast) wraps each forward
+    pass and loss; ``should_stop()`` is asked before each step and ends the pass early when True.
+    The one training step both the shipped recipes (``fit``) and lab.train use.
+    """
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    total, seen = 0.0, 0
+    for idx in torch.randperm(len(x), generator=order).split(batch_size):
+        if should_stop is not None and should_stop():
+            break
+        optimizer.zero_grad()
+        with (autocast() if autocast is not None else contextlib.nullcontext()):
+            loss = loss_fn(model(x[idx]), y[idx])
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total += loss.item() * len(idx)
+        seen += len(idx)
+    return total, seen
+
+
 def fit(name: str, width: float = 1.0, epochs: int | None = None,
         log: Callable[[str], None] | None = _log) -> tuple[nn.Module, dict]:
     """Train model ``name`` at ``width`` by its recipe; returns (model in eval mode, manifest info).
@@ -115,15 +142,8 @@ def fit(name: str, width: float = 1.0, epochs: int | None = None,
         order = torch.Generator().manual_seed(recipe["seed"])
         for epoch in range(1, recipe["epochs"] + 1):
             model.train()
-            total = 0.0
-            for idx in torch.randperm(len(x_train), generator=order).split(recipe["batch_size"]):
-                optimizer.zero_grad()
-                loss = loss_fn(model(x_train[idx]), y_train[idx])
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                total += loss.item() * len(idx)
+            total, _ = one_epoch(model, optimizer, x_train, y_train, recipe["batch_size"], order,
+                                 loss_fn=loss_fn, scheduler=scheduler)
             if log is not None:
                 log(f"{label}: epoch {epoch}/{recipe['epochs']}  loss {total / len(x_train):.4f}  "
                     f"({time.perf_counter() - start:.0f} s)")

@@ -32,6 +32,9 @@ Written to --out, for each size (single: 3.5 in wide; double: 7.0 in wide) and f
   energy-by-scheme-SIZE     energy per sample (mJ) per quant scheme
   sensitivity-SIZE          pruning sensitivity scan (study with a [sensitivity] section)
   roofline-SIZE             achieved GFLOP/s against FLOP/byte (rows with roofline columns)
+  eta-tta-SIZE              training rows (python -m lab train, kind = "training" studies): energy
+                            against time to accuracy, median over seeds, min-max error bars, Pareto front
+  accuracy-energy-curves-SIZE  training rows: each run's held-out accuracy against energy (J)
 each with a sidecar SIZE.json (query, row ids, study manifest, lab version, git sha, and the
 failed or left-out configurations); results.tex (a table float: short caption, \\label{{tab:results}},
 booktabs, footnote of what failed; --columns picks its columns) and results.md; index.json /
@@ -156,16 +159,39 @@ def _say_what_is_left_out(target: Path, err) -> None:
               f"stricter budget's rows are drawn (budgets are never pooled); see index.md", file=err)
 
 
+def _training_figures(args, trained, provenance: dict, out) -> list[dict]:
+    """ETA against TTA and the accuracy-energy curves of the training rows (none: nothing written, []);
+    the files are printed on ``out`` and the index lists them."""
+    from lab.paper import training, write
+
+    trained = _filter(trained, args.query) if len(trained) else trained
+    if not len(trained):
+        return []
+    target = _writable(args.out)
+    entries = training.write_figures(trained, target, provenance={**provenance, "query": args.query},
+                                     sizes=SIZES[args.size], formats=args.formats)
+    write.write_index(target, entries, training.failed_rows(trained))
+    for entry in entries:
+        for name in entry.get("files", []) + ([entry["sidecar"]] if entry.get("sidecar") else []):
+            print(name, file=out)
+    return entries
+
+
 def _figures(args, out, err) -> int:
     from tqdm import tqdm
 
-    from lab.paper import write
+    from lab.paper import training, write
 
     if args.study and args.store:
         raise _Bad("give a study file or --store, not both")
     if not args.study and not args.store:
         raise _Bad("give a study file (python -m lab figures STUDY.toml --out DIR) or --store PATH")
     df, provenance, sensitivity = _rows_from_study(args) if args.study else _rows_from_store(args)
+    trained, df = training.split(df, args.store)  # training rows get their own figures (lab.paper.training)
+    trained_entries = _training_figures(args, trained, provenance, out)
+    if len(df) == 0 and trained_entries:
+        print(os.path.join(str(args.out), "index.md"), file=out)
+        return 0
     if len(df) == 0:
         where = f"study={args.study}" if args.study else f"store={args.store}"
         raise _Bad(f"{where} holds no rows; measure first (python -m lab sweep / python -m lab run)")
@@ -184,6 +210,11 @@ def _figures(args, out, err) -> int:
                                       progress=lambda done, total: bar.update(done - bar.n))
     finally:
         bar.close()
+    if trained_entries:  # one index for both kinds of figure
+        import json
+
+        index = json.loads((target / "index.json").read_text(encoding="utf-8"))
+        write.write_index(target, entries + trained_entries, index.get("failed", []), index.get("omitted", []))
     _say_what_is_left_out(target, err)
     for entry in entries:
         for problem in entry.get("problems") or ():

@@ -17,13 +17,15 @@ from pathlib import Path
 
 from lab import hardware
 from lab.budget import BUDGETS, Budget
+from lab.cluster import names as device_names
 from lab.config import DEFAULT_BASELINE, GRID_KNOBS, KNOBS, MAX_SEED, Config, grid
 from lab.errors import FieldError
 from lab.models import registry
+from lab.study import training
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_TOP_KEYS = ("name", "description", "setup", "device", "repeats", "seeds", "budget", "grid", "quality",
-             "sensitivity")
+_TOP_KEYS = ("name", "description", "kind", "setup", "cluster", "device", "repeats", "seeds", "budget", "grid",
+             "quality", "sensitivity")
 _GRID_KNOBS = GRID_KNOBS  # device and seed have top-level keys
 _BUDGETS = tuple(BUDGETS)
 MAX_REPEATS = 100
@@ -70,17 +72,32 @@ class Study:
     sensitivity: Sensitivity | None = None
     results_dir: Path | None = None
     setup: str | None = None
+    cluster: str | None = None  # a Ray cluster's address (lab.cluster): devices may be '<node>/<device>' or 'all'
+    kind: str = "inference"  # or "training": the grid holds lab.train's knobs (lab.study.training)
 
     def __hash__(self) -> int:  # the grid is a dict; the file's bytes identify the study
         return hash((self.path, self.sha256, self.results_dir))
 
-    def configs(self) -> list[Config]:
+    def configs(self, *, join: bool = True) -> list[Config]:
         """Every configuration, in grid order (the file's knobs nested as written, then device, then seed).
 
+        ``device = "all"`` is every device of every node of the study's cluster (``cluster``, else
+        $LAB_CLUSTER), joined here; ``join=False`` checks the rest without joining (as "cpu").
         FieldError, one line naming the file and the study's field (``grid.model``, ``seeds``, ...),
         when one is not allowed, e.g. a model not registered in this process."""
+        if self.kind == training.KIND:
+            return training.configs(self)
+        devices = list(self.devices)
+        if join and any(d == device_names.ALL or device_names.is_node_device(d) for d in devices):
+            from lab.cluster import session
+
+            if session.joined() is None:  # --cluster, when given, was joined first and wins
+                session.connect(self.cluster)
+            devices = session.parse_devices(devices)
+        else:
+            devices = [d if d != device_names.ALL else "cpu" for d in devices]
         try:
-            return grid(**self.grid, device=list(self.devices), seed=list(self.seeds))
+            return grid(**self.grid, device=list(dict.fromkeys(devices)), seed=list(self.seeds))
         except FieldError as exc:
             name = {"seed": "seeds", "device": "device"}.get(exc.field, f"grid.{exc.field}" if exc.field in _GRID_KNOBS
                                                               else exc.field)
@@ -92,7 +109,9 @@ class Study:
     def check(self) -> None:
         """Everything that needs the registry (configurations, the quality baseline, the sensitivity
         models), in that order; FieldError, one line naming the file and field. ``run`` calls it first."""
-        configs = self.configs()
+        configs = self.configs(join=False)
+        if self.kind == training.KIND:
+            return
         check = _Checker(self.path)
         if self.quality is not None:
             _check_baseline(check, self.quality, configs, given=self.quality.baseline != dict(DEFAULT_BASELINE))
@@ -105,7 +124,9 @@ class Study:
 
     def resolved(self) -> dict:
         """The settings as run, defaults filled in (the manifest's ``resolved``)."""
-        return {"setup": self.setup, "device": list(self.devices), "repeats": self.repeats, "seeds": list(self.seeds),
+        return {"setup": self.setup, **({"cluster": self.cluster} if self.cluster else {}),
+                **({"kind": self.kind} if self.kind != "inference" else {}),
+                "device": list(self.devices), "repeats": self.repeats, "seeds": list(self.seeds),
                 "budget": self.budget, "grid": self.grid,
                 "quality": dataclasses.asdict(self.quality) if self.quality else None,
                 "sensitivity": {"models": list(self.sensitivity.models), "method": self.sensitivity.method,
@@ -186,9 +207,12 @@ def load(path: str | os.PathLike, *, results_dir: str | os.PathLike | None = Non
         check.fail("description", description, "a string")
     devices = []
     for device in check.values("device", doc.get("device", "cpu"), 'e.g. "cpu" or ["cpu", "cuda"]'):
-        if not isinstance(device, str):
-            check.fail("device", device, "cpu, cuda, cuda:N or mps")
+        if device != device_names.ALL and not device_names.is_device(device):
+            check.fail("device", device, device_names.ALLOWED + ', or "all" (every device of every node)')
         devices.append(hardware.normalize_device(device))
+    cluster = doc.get("cluster")
+    if cluster is not None and (not isinstance(cluster, str) or not cluster.strip()):
+        check.fail("cluster", cluster, 'a Ray cluster address: "auto", "host:port" or "ray://host:port"')
     repeats = check.whole("repeats", doc.get("repeats", 1), 1, MAX_REPEATS)
     seeds = check.values("seeds", doc.get("seeds", [0]), "whole numbers")
     for seed in seeds:
@@ -198,6 +222,12 @@ def load(path: str | os.PathLike, *, results_dir: str | os.PathLike | None = Non
     budget = doc.get("budget", "default")
     if budget not in _BUDGETS:
         check.fail("budget", budget, " or ".join(repr(b) for b in _BUDGETS))
+    kind = doc.get("kind", "inference")
+    if kind not in training.KINDS:
+        check.fail("kind", kind, " or ".join(repr(k) for k in training.KINDS))
+    if kind == training.KIND:
+        return _training_study(check, doc, path, data, name, description, devices, repeats, seeds, budget,
+                               results_dir, setup)
     knobs = _grid(check, doc.get("grid"))
     study = Study(name=name, path=path, sha256=hashlib.sha256(data).hexdigest(), grid=knobs,
                   description=description, devices=tuple(dict.fromkeys(devices)), repeats=repeats,
@@ -205,7 +235,7 @@ def load(path: str | os.PathLike, *, results_dir: str | os.PathLike | None = Non
                   quality=_quality(check, doc["quality"], knobs) if "quality" in doc else None,
                   sensitivity=_sensitivity_settings(check, doc["sensitivity"]) if "sensitivity" in doc else None,
                   results_dir=Path(results_dir) if results_dir is not None else path.parent / path.stem,
-                  setup=setup)
+                  setup=setup, cluster=cluster)
     unregistered = [m for m in knobs["model"] + list(study.sensitivity.models if study.sensitivity else ())
                     if isinstance(m, str) and m not in registry.names()]
     if unregistered:
@@ -213,6 +243,21 @@ def load(path: str | os.PathLike, *, results_dir: str | os.PathLike | None = Non
         _check_values(check, knobs)
     else:
         study.check()  # every Config validation error, now, with the file's name
+    return study
+
+
+def _training_study(check, doc, path, data, name, description, devices, repeats, seeds, budget, results_dir,
+                    setup) -> Study:
+    """A ``kind = "training"`` study (lab.study.training): its grid checked now, every config validated."""
+    for section in ("quality", "sensitivity", "cluster"):
+        if section in doc:
+            check.fail(section, doc[section], 'not part of a training study (kind = "training"): remove it')
+    study = Study(name=name, path=path, sha256=hashlib.sha256(data).hexdigest(),
+                  grid=training.grid_table(check, doc.get("grid")), description=description,
+                  devices=tuple(dict.fromkeys(devices)), repeats=repeats, seeds=tuple(seeds), budget=budget,
+                  results_dir=Path(results_dir) if results_dir is not None else path.parent / path.stem,
+                  setup=setup, kind=training.KIND)
+    study.check()
     return study
 
 

@@ -44,6 +44,7 @@ def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
     """Measure every configuration x repeat of ``study`` that the store cannot serve; return the manifest.
 
     bench:       the path to the store (lab.bench.Bench); default: a Bench on ``store`` with the study's budget
+                 (a ``kind = "training"`` study trains through lab.train.TrainBench on the same store)
     store:       without ``bench``: a Store, a path, or DEFAULT_STORE ($LAB_STORE or data/results/lab.sqlite), as
                  lab.bench.open_store reads it; None is refused (a study always stores: reruns resume from it)
     results_dir: where manifest.json, rows.jsonl and sensitivity-<model>.csv go (default study.results_dir)
@@ -60,7 +61,12 @@ def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
     """
     study = study if isinstance(study, Study) else load(study)
     study.check()  # a model not registered in this process: one line naming grid.model, nothing measured
-    if bench is None:
+    if study.kind == "training":  # lab.train's path: the same reuse rule and commit-as-measured, its own rows
+        from lab.train.bench import TrainBench
+
+        if not isinstance(bench, TrainBench):
+            bench = TrainBench(store if bench is None else bench.store, budget=study.budget)
+    elif bench is None:
         bench = Bench(store, budget=study.budget)
     if bench.store is None:
         raise ValueError("store=None is not allowed: a study always stores (a rerun resumes from the store)")
@@ -80,6 +86,10 @@ def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
         "measurement_version": MEASUREMENT_VERSION, "git_sha": hardware.git_sha(), "store": str(bench.store.path),
         "sensitivity_files": {},
     }
+    if study.kind == "training":
+        from lab.train.bench import TRAINING_VERSION
+
+        manifest.update(kind=study.kind, training_version=TRAINING_VERSION)
     entries = {}
     for config in configs:
         entries[config.config_id] = {"config_id": config.config_id, "config": config.to_dict(), "row_ids": [],

@@ -2,10 +2,12 @@
 
     layout.py    the control widgets and how they constrain each other
     panel.py     Dashboard: requests, worker events, redraws, public API
+    live_panel.py, data_train_panel.py   DataTrainDashboard: the data and training panels (lab.data, lab.train)
 
 The logic they adapt lives in lab/dashboard/ and is tested without widgets.
 """
 from lab.dashboard.controls import configs_from_controls
+from lab.widgets.data_train_panel import DataTrainDashboard
 from lab.widgets.panel import Dashboard
 
-__all__ = ["Dashboard", "configs_from_controls"]
+__all__ = ["Dashboard", "DataTrainDashboard", "configs_from_controls"]

@@ -66,3 +66,17 @@ def live_canvas(view):
     canvas.syncing_data_url = False
     canvas.add_class("lab-plot")
     return canvas
+
+
+def canvas_png(canvas) -> bytes:
+    """``canvas`` as it was last rendered, as PNG bytes (tests compare frames)."""
+    import io
+
+    from PIL import Image
+
+    with MPL_LOCK:
+        width, height = canvas.get_width_height(physical=True)
+        image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="png", compress_level=1)
+    return out.getvalue()

@@ -50,7 +50,7 @@ def _options(name: str, device: str) -> list:
     if name == "model":
         return _models()
     if name == "device":
-        return [(controls.device_label(d), d) for d in hardware.available_devices()]
+        return [(controls.device_label(d), d) for d in controls.device_options()]  # with a cluster's nodes
     return [(str(c), c) for c in KNOBS[name].choices()]
 
 

@@ -39,7 +39,8 @@ from lab.dashboard import controls, describe, files, views
 from lab.dashboard.render import MPL_LOCK
 from lab.dashboard.worker import Worker
 from lab.version import __version__
-from lab.widgets.canvas import live_canvas
+from lab.widgets.canvas import canvas_png, live_canvas
+from lab.widgets.debounce import Debounce
 from lab.widgets.layout import Controls
 
 FIGURE_DIR = files.FIGURE_DIR
@@ -66,19 +67,25 @@ class Dashboard:
     figure_dir: where "save figure" / "export rows" write (default data/results/figures/)
     debounce_s: quiet time after a slider moves before measuring
     autostart: measure the initial selection at once
+    cluster: a Ray cluster to measure on too (lab.cluster: "auto", "host:port", "ray://host:port"; default
+        $LAB_CLUSTER, unset: this machine only): its nodes' devices join the hardware dropdown
     **values: initial control values (lab.dashboard.controls.CONTROLS); a bad one is a ValueError
     """
 
     def __init__(self, bench: Bench | None = None, store=DEFAULT_STORE, *, budget: Budget | str = "quick",
                  figure_dir=FIGURE_DIR, debounce_s: float = 0.3, autostart: bool = True, dpi: float = views.DPI,
-                 panel: str = views.DEFAULT_PANEL, below: str | None = None, **values):
+                 panel: str = views.DEFAULT_PANEL, below: str | None = None, cluster: str | None = None, **values):
         controls.configs_from_controls(values)  # unknown names and bad values: ValueError naming them
+        if cluster is not None:  # joined before the controls are built: the dropdown lists its nodes
+            from lab.cluster import session
+
+            session.connect(cluster, field="cluster")
         # A full (generation 2) garbage collection walks every object the kernel holds (torch,
         # pandas, matplotlib: ~250k here) with the GIL held: 150 ms pauses of the kernel while the
         # worker redraws. Freezing what exists now leaves those to the permanent generation
         # (measured: worst pause 155 ms -> 45 ms); what the dashboard creates later is collected as usual.
         gc.freeze()
-        self.bench = bench if bench is not None else Bench(store, budget=budget)
+        self.bench = bench if bench is not None else Bench(store, budget=budget, cluster=cluster)
         self.store = self.bench.store
         self.debounce_s = debounce_s
         self.redraws = 0
@@ -86,8 +93,7 @@ class Dashboard:
         self._redraw_hooks: list = []
         self.shown: list[str] = []  # config_ids the view highlights as the current selection
         self.hovered: dict | None = None  # the row of the point under the mouse
-        self._timer: threading.Timer | None = None
-        self._timer_lock = threading.Lock()
+        self._debounce = Debounce(self._submit)
         self._request = None
         self._errors: list[str] = []
         self._drawn = False
@@ -181,31 +187,13 @@ class Dashboard:
 
     def _changed(self, name: str) -> None:
         if name in _SLIDERS and self.debounce_s > 0:
-            with self._timer_lock:
-                if self._timer is not None:
-                    self._timer.cancel()
-                self._timer = threading.Timer(self.debounce_s, self._fire)
-                self._timer.daemon = True
-                self._timer.start()
+            self._debounce.restart(self.debounce_s)
         else:
             self._submit()
 
-    def _fire(self) -> None:
-        with self._timer_lock:
-            if self._timer is not threading.current_thread():
-                return  # cancelled or replaced since
-            self._timer = None
-        self._submit()
-
-    def _cancel_timer(self) -> None:
-        with self._timer_lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-
     # --- requests and worker events -------------------------------------------------------------
     def _submit(self, force: bool = False):
-        self._cancel_timer()
+        self._debounce.cancel()
         values = self.values()
         try:
             configs = controls.configs_from_controls(values)
@@ -243,7 +231,8 @@ class Dashboard:
             self.progress.value = data["done"]
             self._status(f"{data['done']}/{data['total']} points" + _eta(data["eta_s"], data["done"], data["total"]))
         elif event == "progress":
-            slow = describe.slow_steps(data["config"], self.bench)
+            # A cluster node's own first-time steps are its business (this machine's store can't tell).
+            slow = [] if "/" in data["config"].device else describe.slow_steps(data["config"], self.bench)
             self._status(f"measuring {controls.describe(data['config'])} ({data['done'] + 1}/{data['total']})"
                          + (" · " + "; ".join(slow) if slow else "") + _eta(data["eta_s"], data["done"], data["total"]))
         elif event == "done":
@@ -353,16 +342,7 @@ class Dashboard:
 
     def png(self) -> bytes:
         """The canvas as it was last rendered, as PNG bytes (tests compare frames)."""
-        import io
-
-        from PIL import Image
-
-        with MPL_LOCK:
-            width, height = self.canvas.get_width_height(physical=True)
-            image = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-            out = io.BytesIO()
-            image.convert("RGB").save(out, format="png", compress_level=1)
-        return out.getvalue()
+        return canvas_png(self.canvas)
 
     def on_redraw(self, hook) -> None:
         """Call ``hook(dashboard)`` after each frame the worker draws (tests, benchmarks)."""
@@ -434,16 +414,13 @@ class Dashboard:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no slider wait is pending and the worker is idle; False on timeout."""
         deadline = None if timeout is None else time.perf_counter() + timeout
-        while self._timer is not None:
-            if deadline is not None and time.perf_counter() > deadline:
-                return False
-            time.sleep(0.005)
-        return self._worker.wait(None if deadline is None else max(0.0, deadline - time.perf_counter()))
+        return self._debounce.wait(deadline) and self._worker.wait(
+            None if deadline is None else max(0.0, deadline - time.perf_counter()))
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the worker; wait up to ``timeout`` s for it (a configuration in progress finishes
         in the background, and is stored)."""
-        self._cancel_timer()
+        self._debounce.cancel()
         self._worker.close(timeout)
         self._status("closed")
 

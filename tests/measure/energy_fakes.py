@@ -1,18 +1,6 @@
-"""Fakes the energy tests share (test_energy, test_rapl, test_nvml, test_estimate, test_energy_check):
-a clock that ticks a known amount per read, and RAPL zones under a temporary powercap root."""
+"""Fakes the energy tests share (test_energy, test_rapl): RAPL zones under a temporary powercap root.
+The clock that ticks a known amount per read is tests/helpers.py's StepClock, shared with the training tests."""
 from pathlib import Path
-
-
-class FakeClock:
-    """Advances `tick` seconds on every read (binary-exact ticks keep sums exact)."""
-
-    def __init__(self, tick: float):
-        self.t, self.tick, self.reads = 0.0, tick, 0
-
-    def __call__(self) -> float:
-        self.reads += 1
-        self.t += self.tick
-        return self.t
 
 
 def make_zone(root: Path, dirname: str, name: str, energy_uj: int, max_uj: int = 262_143_328_850):

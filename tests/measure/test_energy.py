@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from energy_fakes import FakeClock, make_zone
+from energy_fakes import make_zone
+from helpers import StepClock
 from lab.measure.energy import (
     CpuTimeEstimate, EnergyReading, EnergySource, choose_source, explain, measure_energy, measure_idle_power,
 )
@@ -57,7 +58,7 @@ def test_window_is_long_enough_and_sync_precedes_clock_reads():
     src = StepSource()
     src.min_window_s = 0.375
     events = []
-    clock = FakeClock(0.125)
+    clock = StepClock(0.125)
 
     def tick():
         events.append("clock")
@@ -73,14 +74,14 @@ def test_window_is_long_enough_and_sync_precedes_clock_reads():
     assert events.count("sync") == events.count("clock") == 4
 
     # The caller's min_window_s wins when longer than the source's.
-    r = measure_energy(work, src, min_window_s=1.0, clock=FakeClock(0.125))
+    r = measure_energy(work, src, min_window_s=1.0, clock=StepClock(0.125))
     assert (r.calls, r.seconds) == (8, 1.0)
 
 
 def test_at_least_one_call_and_max_calls():
     src = StepSource()
-    assert measure_energy(lambda: None, src, clock=FakeClock(5.0)).calls == 1
-    r = measure_energy(lambda: None, src, min_window_s=100.0, max_calls=7, clock=FakeClock(1.0))
+    assert measure_energy(lambda: None, src, clock=StepClock(5.0)).calls == 1
+    r = measure_energy(lambda: None, src, min_window_s=100.0, max_calls=7, clock=StepClock(1.0))
     assert (r.calls, r.seconds) == (7, 7.0)
     with pytest.raises(ValueError, match="max_calls"):
         measure_energy(lambda: None, src, max_calls=0)
@@ -106,7 +107,7 @@ class PowerSource(EnergySource):
 
 
 def test_idle_power_measured_while_sleeping():
-    clock = FakeClock(0.0)
+    clock = StepClock(0.0)
     src = PowerSource(clock, watts=30.0)
     slept = []
 
@@ -121,7 +122,7 @@ def test_idle_power_measured_while_sleeping():
 
 
 def test_idle_baseline_is_subtracted_and_recorded():
-    clock = FakeClock(0.0)
+    clock = StepClock(0.0)
     src = PowerSource(clock, watts=20.0)  # the machine idles at 20 W
     src.assumption = ""
 
@@ -146,7 +147,7 @@ def test_idle_baseline_is_subtracted_and_recorded():
 
 def test_idle_baseline_of_cpu_time_estimate_is_zero():
     # Process CPU time does not advance while the process sleeps: ~0 W idle.
-    cpu, clock = {"s": 0.0}, FakeClock(0.0)
+    cpu, clock = {"s": 0.0}, StepClock(0.0)
     src = CpuTimeEstimate(4.0, cpu_time=lambda: cpu["s"])
 
     def sleep(s):
@@ -164,13 +165,13 @@ def test_idle_baseline_of_cpu_time_estimate_is_zero():
 def test_short_window_flag_and_quick_mode():
     src = StepSource()
     src.update_interval_s, src.min_window_s = 0.01, 1.0   # NVML-like: 100 updates = 1 s
-    r = measure_energy(lambda: None, src, clock=FakeClock(0.25))
+    r = measure_energy(lambda: None, src, clock=StepClock(0.25))
     assert (r.seconds, r.short_window) == (1.0, False)    # exactly 100 updates is long enough
-    r = measure_energy(lambda: None, src, min_window_s=0.1, quick=True, clock=FakeClock(0.0625))
+    r = measure_energy(lambda: None, src, min_window_s=0.1, quick=True, clock=StepClock(0.0625))
     assert (r.calls, r.seconds, r.short_window) == (2, 0.125, True)  # caller's 0.1 s, not 1 s
-    r = measure_energy(lambda: None, src, quick=True, clock=FakeClock(0.015625))
+    r = measure_energy(lambda: None, src, quick=True, clock=StepClock(0.015625))
     assert (r.calls, r.seconds) == (2, 0.03125)  # floor: 2 counter updates
-    r = measure_energy(lambda: None, src, max_calls=2, clock=FakeClock(0.25))
+    r = measure_energy(lambda: None, src, max_calls=2, clock=StepClock(0.25))
     assert (r.seconds, r.short_window) == (0.5, True)     # cut short by max_calls: flagged too
 
 
@@ -215,7 +216,7 @@ class FakeCounter:
 
 def test_an_opened_window_long_enough_is_not_run_again():
     # The timed calls already spanned the window: energy comes from them, with no extra call.
-    source, clock = FakeCounter(), FakeClock(0.125)
+    source, clock = FakeCounter(), StepClock(0.125)
     for _ in range(8):
         source.work()
     reading = measure_energy(source.work, source, min_window_s=0.5, clock=clock, opened=(-0.375, 0.0, 8))
@@ -223,7 +224,7 @@ def test_an_opened_window_long_enough_is_not_run_again():
 
 
 def test_a_short_opened_window_is_extended_not_repeated():
-    source, clock = FakeCounter(), FakeClock(0.125)
+    source, clock = FakeCounter(), StepClock(0.125)
     source.work()  # one timed call, 0.125 s before the window check
     reading = measure_energy(source.work, source, min_window_s=0.5, clock=clock, opened=(0.0, 0.0, 1))
     # extended by the calls needed to reach 0.5 s (each clock read advances 0.125 s), counted with the first
@@ -232,7 +233,7 @@ def test_a_short_opened_window_is_extended_not_repeated():
 
 
 def test_an_idle_power_measured_before_the_window_is_subtracted():
-    source, clock = FakeCounter(), FakeClock(0.125)
+    source, clock = FakeCounter(), StepClock(0.125)
     reading = measure_energy(source.work, source, min_window_s=0.25, clock=clock, opened=(0.0, 0.0, 0),
                              idle_power_w=0.5)
     # one call (0.25 J) fills the 0.25 s window; 0.5 W x 0.25 s of idle draw is taken off

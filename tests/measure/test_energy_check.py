@@ -1,7 +1,7 @@
 """Energy against power x time, and the CPU-only label for GPU runs: exact fake numbers."""
 import pytest
 
-from energy_fakes import FakeClock
+from helpers import StepClock
 from lab.measure.energy import (
     ENERGY_SOURCES, CpuOnlyEstimate, CpuTimeEstimate, EnergyReading, GpuUtilizationEstimate, NvmlEnergy,
     RaplEnergy, check_energy, check_row, energy_consistent, measure_energy,
@@ -82,7 +82,7 @@ def test_reading_check_uses_the_sources_ceiling():
     # 5 W per core x 2 CPUs = 10 W ceiling. Fake process CPU time: 0 s, then 2 s over a 1 s window.
     src = CpuTimeEstimate(5.0, cpu_time=Seq(0.0, 2.0), cpu_model="Some CPU", cpus=2)
     assert src.max_power_w == 10.0
-    r = measure_energy(lambda: None, src, min_window_s=1.0, clock=FakeClock(0.25))
+    r = measure_energy(lambda: None, src, min_window_s=1.0, clock=StepClock(0.25))
     assert (r.calls, r.seconds, r.joules, r.power_w, r.max_power_w) == (4, 1.0, 10.0, 10.0, 10.0)
     assert r.check(latency_ms_mean=250.0).inconsistent is False  # 2.5 J per call over 0.25 s = 10 W
     fast = r.check(latency_ms_mean=1.0)                          # 2.5 J in 1 ms = 2.5 kW

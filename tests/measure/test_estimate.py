@@ -2,7 +2,7 @@
 the caller."""
 import pytest
 
-from energy_fakes import FakeClock
+from helpers import StepClock
 from lab.measure.energy import measure_energy
 from lab.measure.estimate import CpuTimeEstimate
 
@@ -19,7 +19,7 @@ def test_estimate_arithmetic(monkeypatch):
     def work():  # 2.5 s of CPU time across all threads
         cpu["s"] += 2.5
 
-    r = measure_energy(work, src, clock=FakeClock(1.0))
+    r = measure_energy(work, src, clock=StepClock(1.0))
     assert (r.calls, r.joules, r.seconds, r.source) == (1, 25.0, 1.0, "estimate")
     assert r.power_w == 25.0
 

@@ -2,7 +2,7 @@
 counter, and power sampling, are in test_energy_gpu.py)."""
 import pytest
 
-from energy_fakes import FakeClock
+from helpers import StepClock
 from lab.measure.energy import choose_source, measure_energy
 from lab.measure.energy_source import EnergyUnavailable
 from lab.measure.nvml import NvmlEnergy
@@ -18,7 +18,7 @@ def test_nvml_counter_in_joules_exact_over_window():
     def work():  # each call costs exactly 500 mJ on the fake board
         nvml.mj += 500
 
-    r = measure_energy(work, src, clock=FakeClock(0.25))
+    r = measure_energy(work, src, clock=StepClock(0.25))
     # 1.0 s window at 0.25 s per clock read -> 4 calls -> 2000 mJ.
     assert (r.calls, r.seconds, r.joules) == (4, 1.0, 2.0)
     assert r.source == "nvml" and r.note == src.note
@@ -27,7 +27,7 @@ def test_nvml_counter_in_joules_exact_over_window():
 
 def test_nvml_counter_stepping_per_read():
     src = NvmlEnergy(0, nvml=FakeNvml(step_mj=500))
-    r = measure_energy(lambda: None, src, clock=FakeClock(2.0))
+    r = measure_energy(lambda: None, src, clock=StepClock(2.0))
     assert (r.calls, r.seconds, r.joules) == (1, 2.0, 0.5)
 
 

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from energy_fakes import FakeClock, make_zone, set_energy
+from energy_fakes import make_zone, set_energy
+from helpers import StepClock
 from lab.measure.energy import choose_source, explain, measure_energy
 from lab.measure.energy_source import EnergyUnavailable
 from lab.measure.rapl import RaplEnergy
@@ -95,7 +96,7 @@ def test_rapl_measure_energy_over_window(tmp_path):
         state["uj"] += 200_000
         set_energy(pkg, state["uj"])
 
-    r = measure_energy(work, RaplEnergy(tmp_path), min_window_s=0.5, clock=FakeClock(0.125))
+    r = measure_energy(work, RaplEnergy(tmp_path), min_window_s=0.5, clock=StepClock(0.125))
     assert (r.calls, r.seconds, r.joules) == (4, 0.5, 0.8)
     assert r.source == "rapl"
 

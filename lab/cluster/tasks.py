@@ -1,0 +1,66 @@
+"""What runs on a cluster node, as plain functions the session wraps in Ray tasks.
+
+Each runs in a Ray worker process on the node, with the lab installed there: ``describe_node``
+is ``python -m lab env`` of that machine; ``measure_on_node`` is lab.runner.measure_row of one
+configuration on it. Failures come back as an ``error`` column (one line, as on this machine):
+the local Bench commits the row either way.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+
+from lab import hardware, prepare, runner, support
+from lab.config import Config
+from lab.models import registry
+
+# Transformed models, kept in the worker process between tasks: a sweep's batch sizes reuse one,
+# as on this machine (Ray reuses a worker for tasks of the same function and resources).
+_PREPARED = prepare.PreparedCache()
+
+
+def describe_node() -> dict:
+    """The node's lab.hardware.describe(), each device with its energy source and environment."""
+    from lab.measure import energy
+
+    info = hardware.describe()
+    for dev in info["devices"]:
+        source = energy.choose_source(dev["device"])
+        try:
+            dev["energy_source"], dev["energy_why"] = source.name, energy.describe(source)
+        finally:
+            source.close()
+        dev["environment"] = hardware.environment(dev["device"])
+    return info
+
+
+def _register(model_by_value) -> None:
+    """A user's model, shipped by value (its registry entry, cloudpickled by Ray), registered here."""
+    if model_by_value is not None:
+        registry.register(model_by_value)
+
+
+def measure_on_node(fields: dict, budget, *, env: dict, model_by_value=None, fingerprint: str | None = None) -> dict:
+    """Measure the configuration ``fields`` (device: this node's own name for it) and return its
+    measured columns, or ``{"error": ...}`` saying in one line why it could not run here.
+    ``node_seconds``: the wall time of this task on the node (s); the row's ``seconds`` minus it is
+    what the cluster path added (shipping, scheduling, the result's way back)."""
+    started = time.perf_counter()
+    try:
+        _register(model_by_value)
+        config = Config(**fields)
+        reason = support.why_not(config)
+        if reason is not None:
+            return {"error": f"unsupported: {reason}"}
+        if model_by_value is None and fingerprint is not None:
+            here = prepare.model_fingerprint(config.model)
+            if here != fingerprint:  # the built-in's weights or code differ from the driver's
+                return {"error": f"model {config.model!r} on this node has fingerprint {here}, not the driver's "
+                                 f"{fingerprint}: install the same lab version (and weights) on every node"}
+        row = runner.measure_row(config, budget, store=None, env=env, prepared=_PREPARED)
+        row["threads"] = config.threads  # resolved on the node: None meant every core of this node
+        row["node_seconds"] = time.perf_counter() - started
+        return row
+    except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error, as locally
+        return {"error": runner.one_line(exc),
+                "error_detail": "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]}
