@@ -5,10 +5,12 @@ on this machine directly and through a one-node Ray cluster on this machine, sid
 
 The script starts the one-node cluster itself (``ray start --head --node-ip-address=127.0.0.2``,
 a private temp dir; loopback only) and stops it at the end. Both paths go through lab.Bench, each
-into its own fresh store; configurations alternate (local, then cluster, per configuration), and
-the grid is measured ``--rounds`` times (each a fresh measurement, nothing served from the store),
-so a slow spell of this shared machine hits both sides; each side's figure is the median over the
-rounds. Threads are set explicitly and equal on both.
+into its own fresh store; each configuration is measured on the three sides back to back (local,
+cluster, local again; the order rotates round by round), and the grid is measured ``--rounds`` times
+(each a fresh measurement, nothing served from the store). A ratio is the median over the rounds of
+the paired ratios (a slow spell of this shared machine hits the three sides of a round alike, and
+cancels in their ratio); the p50 columns are each side's median over the rounds. Threads are set
+explicitly and equal on both.
 
 A control beside it: the same configuration measured a second time locally, in the same rounds
 (local again / local). Its spread is what this machine's noise alone gives two measurements of
@@ -61,9 +63,12 @@ def run(budget: str, rounds: int) -> list[dict]:
                for c in local_configs]
         for round_ in range(rounds):
             for pair, config in zip(out, local_configs):
-                pair["here"].append(local.measure(config))
-                pair["there"].append(remote.measure(lab.Config(**{**config.to_dict(), "device": f"{NODE}/cpu"})))
-                pair["again"].append(control.measure(config))
+                there = lab.Config(**{**config.to_dict(), "device": f"{NODE}/cpu"})
+                sides = [("here", local, config), ("there", remote, there), ("again", control, config)]
+                # The order rotates round by round: a side always measured first (or right after a
+                # model change) would carry that position's bias into the ratio.
+                for side, bench, which in sides[round_ % 3:] + sides[:round_ % 3]:
+                    pair[side].append(bench.measure(which))
             print(f"round {round_ + 1}/{rounds} done", file=sys.stderr)
         return out
 
@@ -71,6 +76,11 @@ def run(budget: str, rounds: int) -> list[dict]:
 def _median(values):
     values = [v for v in values if v is not None and v == v]  # None: not measured; NaN: failed
     return statistics.median(values) if values else None
+
+
+def _ratio(row: dict, reference: dict) -> float | None:
+    a, b = row.get("latency_ms_p50"), reference.get("latency_ms_p50")
+    return a / b if a and b and a == a and b == b else None
 
 
 def table(pairs: list[dict]) -> list[dict]:
@@ -81,11 +91,15 @@ def table(pairs: list[dict]) -> list[dict]:
         local_ms = _median([r.get("latency_ms_p50") for r in here])
         cluster_ms = _median([r.get("latency_ms_p50") for r in there])
         again_ms = _median([r.get("latency_ms_p50") for r in pair["again"]])
+        # Each ratio is the median of the rounds' paired ratios: the three sides of a round ran back to
+        # back, so a slow spell of this machine hits all three and cancels in their ratio.
+        paired = _median([_ratio(b, a) for a, b in zip(here, there)])
+        paired_control = _median([_ratio(b, a) for a, b in zip(here, pair["again"])])
         # The very first cluster row pays the Ray worker's start: its added time is one-time.
         added = [(r["seconds"] - r.get("node_seconds", float("nan"))) * 1e3 for r in there]
         rows.append({"configuration": pair["config"], "local_ms": local_ms, "cluster_ms": cluster_ms,
-                     "ratio": cluster_ms / local_ms if local_ms and cluster_ms and not error else None,
-                     "control_ratio": again_ms / local_ms if local_ms and again_ms else None,
+                     "ratio": paired if not error else None,
+                     "control_ratio": paired_control,
                      "added_ms": _median(added[1:] if i == 0 and len(added) > 1 else added),
                      "first_added_ms": added[0] if i == 0 else None,
                      "contended": sum(bool(r.get("contended")) for r in here + there),
@@ -96,7 +110,7 @@ def table(pairs: list[dict]) -> list[dict]:
 def report(rows: list[dict]) -> bool:
     print(f"{'configuration':<18} {'local p50 ms':>12} {'cluster p50 ms':>14} {'ratio':>7} {'control':>7} "
           f"{'added ms':>9}  notes "
-          "(medians over the rounds)")
+          "(p50s: medians over the rounds; ratios: median of the rounds' paired ratios)")
     ok = True
     for r in rows:
         notes = []
