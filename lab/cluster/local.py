@@ -52,18 +52,25 @@ class LocalCluster:
         # Ray's socket paths must stay short (AF_UNIX: 107 bytes): a short private directory.
         self.temp_dir = temp_dir or tempfile.mkdtemp(prefix="labray-", dir="/tmp")
         self.port: int | None = None
+        self.client_port: int | None = None  # the head's Ray Client server (ray://), where ray[client] is installed
         self.env = {**os.environ, **FAST_HEALTH_CHECK, "RAY_USAGE_STATS_ENABLED": "0"}
 
     @property
     def address(self) -> str:
         return f"{self.nodes[0][1]}:{self.port}"
 
+    @property
+    def client_address(self) -> str:
+        """The head's Ray Client address (``ray://host:port``)."""
+        return f"ray://{self.nodes[0][1]}:{self.client_port}"
+
     def _start(self, name: str, ip: str, head: bool) -> None:
         resources = json.dumps({f"{names.NODE_RESOURCE_PREFIX}{name}": 1, names.MEASURE_RESOURCE: 1})
         cmd = [_ray_exe(), "start", f"--node-ip-address={ip}", f"--num-cpus={self.num_cpus}",
                f"--resources={resources}", f"--temp-dir={self.temp_dir}",
                f"--object-store-memory={_OBJECT_STORE_BYTES}", "--disable-usage-stats"]
-        cmd += ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
+        cmd += (["--head", f"--port={self.port}", "--include-dashboard=false",
+                 f"--ray-client-server-port={self.client_port}"] if head else [f"--address={self.address}"])
         done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
@@ -71,6 +78,7 @@ class LocalCluster:
 
     def start(self) -> "LocalCluster":
         self.port = free_port(self.nodes[0][1])
+        self.client_port = free_port(self.nodes[0][1])
         for i, (name, ip) in enumerate(self.nodes):
             self._start(name, ip, head=i == 0)
         return self

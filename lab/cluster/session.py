@@ -95,7 +95,10 @@ def connect(address: str | None = None, *, field: str | None = None) -> "Cluster
         import ray
     except ImportError:
         raise ClusterError(f"{source}={address!r}: Ray is not installed here: pip install -e '.[cluster]'") from None
-    problem = None if address == "auto" else _reachable(address)
+    # auto: Ray's own discovery (RAY_ADDRESS, else the cluster `ray start` last began on this machine);
+    # where RAY_ADDRESS names it, the driver can join from that address (a loopback one stays loopback).
+    where = os.environ.get("RAY_ADDRESS", "").strip() or None if address == "auto" else address
+    problem = None if where is None else _reachable(where)
     if problem:
         raise ClusterError(f"{source}={address!r}: the cluster can't be reached: {problem}")
     if ray.is_initialized():
@@ -104,7 +107,7 @@ def connect(address: str | None = None, *, field: str | None = None) -> "Cluster
         if address.startswith("ray://"):  # Ray Client (needs ray[client]): it takes fewer options
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         else:
-            ray.init(address=address, _node_ip_address=_loopback_host(address), log_to_driver=False,
+            ray.init(address=address, _node_ip_address=_loopback_host(where or ""), log_to_driver=False,
                      logging_level="ERROR", configure_logging=False, include_dashboard=False)
     except Exception as exc:  # noqa: BLE001 — ConnectionError, RuntimeError, ...: one line either way
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

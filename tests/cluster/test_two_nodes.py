@@ -55,6 +55,33 @@ def test_env_lists_both_nodes_with_their_devices(cluster):
     assert out.count("energy") >= 2 and "cores" in out
 
 
+def test_lab_cluster_auto_finds_the_cluster_ray_names(cluster, monkeypatch):
+    """LAB_CLUSTER=auto: Ray's own discovery (here RAY_ADDRESS, as `ray start` prints it to export)."""
+    session.disconnect()
+    monkeypatch.setenv(session.ENV_VAR, "auto")
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+    code, out, err = run_main(["env"])
+    assert code == 0, err
+    assert "node head (127.0.0.2)" in out and "node second (127.0.0.3)" in out
+    session.disconnect()
+
+
+def test_a_ray_client_address_joins_and_measures_on_a_node(cluster, tmp_path):
+    """LAB_CLUSTER=ray://host:port: Ray Client (ray[client], the cluster extra), to the head's client server."""
+    pytest.importorskip("grpc", reason="Ray Client needs ray[client]: pip install -e '.[cluster]'")
+    session.disconnect()
+    code, out, err = run_main(["env", "--cluster", cluster.client_address])
+    assert code == 0, err
+    assert "node head (127.0.0.2)" in out and "node second (127.0.0.3)" in out
+    store = tmp_path / "client.sqlite"
+    code, out, err = run_main(["run", "--cluster", cluster.client_address, "--model", "digits-mlp", "--batch", "1",
+                               "--device", "second/cpu", "--quick", "--store", store])
+    assert code == 0, err
+    (row,) = Store(store).rows()
+    assert row["device"] == "second/cpu" and row["node"] == "second" and row["error"] is None
+    session.disconnect()
+
+
 def test_device_all_measures_the_grid_on_every_node(cluster, tmp_path):
     store = tmp_path / "all.sqlite"
     code, out, err = run_main(["run", "--cluster", cluster.address, "--model", "digits-mlp", "--batch", "1,8",
