@@ -90,7 +90,6 @@ def table(pairs: list[dict]) -> list[dict]:
         error = next((r["error"] for r in here + there if r["error"]), None)
         local_ms = _median([r.get("latency_ms_p50") for r in here])
         cluster_ms = _median([r.get("latency_ms_p50") for r in there])
-        again_ms = _median([r.get("latency_ms_p50") for r in pair["again"]])
         # Each ratio is the median of the rounds' paired ratios: the three sides of a round ran back to
         # back, so a slow spell of this machine hits all three and cancels in their ratio.
         paired = _median([_ratio(b, a) for a, b in zip(here, there)])
