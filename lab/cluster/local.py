@@ -13,6 +13,7 @@ interface (observed: ``*:PORT``); the cluster only ever talks over these loopbac
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -81,7 +82,22 @@ class LocalCluster:
         self.client_port = free_port(self.nodes[0][1])
         for i, (name, ip) in enumerate(self.nodes):
             self._start(name, ip, head=i == 0)
+        self._wait_for_client_server()
         return self
+
+    def _wait_for_client_server(self, timeout_s: float = 60.0) -> None:
+        """`ray start` returns before the head's Ray Client server listens (in a fresh venv it first
+        compiles its imports): wait for its port, where ray[client] is installed to serve it."""
+        if importlib.util.find_spec("grpc") is None:  # Ray Client's transport: without it no client server
+            return
+        host, deadline = self.nodes[0][1], time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, self.client_port), timeout=1.0):
+                    return
+            except OSError:
+                time.sleep(0.25)
+        raise RuntimeError(f"the Ray Client server did not listen on {host}:{self.client_port} within {timeout_s:.0f} s")
 
     def restart(self, name: str) -> None:
         """Start node ``name`` again (after ``kill``): it joins the head under the same name and address."""

@@ -111,6 +111,10 @@ def connect(address: str | None = None, *, field: str | None = None) -> "Cluster
                      logging_level="ERROR", configure_logging=False, include_dashboard=False)
     except Exception as exc:  # noqa: BLE001 — ConnectionError, RuntimeError, ...: one line either way
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        try:  # a half-made connection (Ray Client's above all) would make every later join fail
+            ray.shutdown()
+        except Exception:  # noqa: BLE001 — nothing to undo
+            pass
         raise ClusterError(f"{source}={address!r}: the cluster can't be joined: {first}") from None
     _CURRENT = Cluster(address, source)
     return _CURRENT

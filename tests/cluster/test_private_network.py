@@ -20,10 +20,11 @@ def test_the_two_node_cluster_tests_pass_in_a_private_network():
     if not private_network.available():
         pytest.skip("no private network namespace here (unshare --user --net refused): "
                     "test_two_nodes.py runs on this machine's network instead")
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--tb=short",
             str(Path(__file__).with_name("test_two_nodes.py"))]
     done = subprocess.run(private_network.command(argv), cwd=ROOT, capture_output=True, text=True, timeout=900)
-    report = (done.stdout + done.stderr)[-4000:]
+    out = done.stdout + done.stderr
+    report = out if len(out) < 8000 else f"{out[:5000]}\n[...]\n{out[-3000:]}"  # the first failure, and the summary
     assert done.returncode == 0, report
     summary = [line for line in done.stdout.splitlines() if " in " in line and "passed" in line][-1]
     assert not re.search(r"failed|skipped|error", summary), report   # every two-node test ran, and passed

