@@ -74,4 +74,5 @@ def test_a_training_study_sweeps_through_train_bench_and_draws(tmp_path, monkeyp
     again = run_main(["sweep", path, "--store", tmp_path / "s.sqlite"])
     assert again[0] == 0 and len(fake.calls) == 4 and "0 rows measured, 4 reused" in again[2]
     code, printed, err = run_main(["figures", path, "--out", tmp_path / "figs", "--format", "png", "--size", "single"])
-    assert code == 0, err and "eta-tta-single.png" in printed
+    assert code == 0, err
+    assert "eta-tta-single.png" in printed, printed
