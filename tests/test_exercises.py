@@ -27,6 +27,13 @@ def solution(notebook: str, name: str):
     raise AssertionError(f"{notebook} has no <details> solution defining {name}")
 
 
+def not_yet(check, wrong, hint: str, capsys) -> None:
+    """``check`` says "not yet" to the wrong answer, with ``hint`` in its reason."""
+    assert check(wrong) is False
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ") and hint in out, out
+
+
 def placeholder(*args):
     raise NotImplementedError("write this function")
 
@@ -47,9 +54,7 @@ def test_scale_solution_is_right(capsys):
     (None, "function"),
 ])
 def test_scale_wrong_answers_are_not_yet(wrong, hint, capsys):
-    assert exercises.check_scale(wrong) is False
-    out = capsys.readouterr().out
-    assert out.startswith("not yet: ") and hint in out
+    not_yet(exercises.check_scale, wrong, hint, capsys)
 
 
 def test_zero_fraction_solution_is_right(capsys):
@@ -65,9 +70,7 @@ def test_zero_fraction_solution_is_right(capsys):
     (placeholder, "NotImplementedError"),
 ])
 def test_zero_fraction_wrong_answers_are_not_yet(wrong, hint, capsys):
-    assert exercises.check_zero_fraction(wrong) is False
-    out = capsys.readouterr().out
-    assert out.startswith("not yet: ") and hint in out
+    not_yet(exercises.check_zero_fraction, wrong, hint, capsys)
 
 
 def test_checks_agree_with_lab_teach_and_hand_arithmetic():
@@ -106,9 +109,7 @@ def test_summary_prediction(capsys):
                         ({"mean": 1.18, "p50": 1.0, "p99": 1.0}, "99th and 100th"),
                         ({"mean": None, "p50": None, "p99": None}, "give a number"),
                         ({"mean": 1.18}, "keys"), ("1.18", "dict")]:
-        assert exercises.check_summary_prediction(wrong) is False
-        out = capsys.readouterr().out
-        assert out.startswith("not yet: ") and hint in out, out
+        not_yet(exercises.check_summary_prediction, wrong, hint, capsys)
 
 
 def test_serving_batch(capsys):
@@ -119,9 +120,7 @@ def test_serving_batch(capsys):
                         (lambda rows, t: int(rows["batch_size"].max()), "at or under the target"),
                         (lambda rows, t: 1, "largest"),
                         (placeholder, "NotImplementedError")]:
-        assert exercises.check_serving_batch(wrong) is False
-        out = capsys.readouterr().out
-        assert out.startswith("not yet: ") and hint in out, out
+        not_yet(exercises.check_serving_batch, wrong, hint, capsys)
 
 
 def test_electricity_cost(capsys):
@@ -136,9 +135,7 @@ def test_electricity_cost(capsys):
                         (lambda mj, usd: mj * 1e3 / 3.6e3 * usd * 1e3, "a factor a million too high"),
                         (lambda mj, usd: mj / 1e3 / 3.6e6 * usd, "multiply by the million"),
                         (lambda mj, usd: "1", "one number"), (placeholder, "NotImplementedError")]:
-        assert exercises.check_electricity_cost(wrong) is False
-        out = capsys.readouterr().out
-        assert out.startswith("not yet: ") and hint in out, out
+        not_yet(exercises.check_electricity_cost, wrong, hint, capsys)
 
 
 def test_dominates(capsys):
@@ -150,13 +147,10 @@ def test_dominates(capsys):
                         (lambda a, b: (a[lat] >= b[lat] and a[acc] <= b[acc]) and (a[lat] > b[lat] or a[acc] < b[acc]),
                          "directions"),
                         (lambda a, b: "yes", "True or False"), (placeholder, "NotImplementedError")]:
-        assert exercises.check_dominates(wrong) is False
-        out = capsys.readouterr().out
-        assert out.startswith("not yet: ") and hint in out, out
+        not_yet(exercises.check_dominates, wrong, hint, capsys)
 
 
 def test_stall_fraction(capsys):
-
     assert exercises.check_stall_fraction(solution("09_data_pipelines.ipynb", "stall_fraction")) is True
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [(lambda w, s: sum(w) / sum(s), "waiting / computing"),
@@ -165,13 +159,10 @@ def test_stall_fraction(capsys):
                         (lambda w, s: sum(w), "in seconds"),
                         (lambda w, s: "0.25", "one number"), (placeholder, "NotImplementedError"),
                         (lambda w, s: 1 / 0, "ZeroDivisionError"), (None, "function")]:
-        assert exercises.check_stall_fraction(wrong) is False
-        out = capsys.readouterr().out
-        assert out.startswith("not yet: ") and hint in out, out
+        not_yet(exercises.check_stall_fraction, wrong, hint, capsys)
 
 
 def test_energy_to_accuracy(capsys):
-
     assert exercises.check_energy_to_accuracy(solution("10_training_energy.ipynb", "energy_to_accuracy")) is True
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [(lambda c, t: c[-1]["energy_j"], "end of the run"),
@@ -180,6 +171,4 @@ def test_energy_to_accuracy(capsys):
                         (lambda c, t: next((p["energy_j"] for p in c if p["accuracy"] >= t), 0.0), "math.nan"),
                         (lambda c, t: "12", "a number of joules"), (placeholder, "NotImplementedError"),
                         (lambda c, t: 1 / 0, "ZeroDivisionError"), (None, "function")]:
-        assert exercises.check_energy_to_accuracy(wrong) is False
-        out = capsys.readouterr().out
-        assert out.startswith("not yet: ") and hint in out, out
+        not_yet(exercises.check_energy_to_accuracy, wrong, hint, capsys)
