@@ -18,8 +18,8 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# torch first, sized for the machine: the CPU-only build on Linux without an NVIDIA GPU (about 3 GB
-# less to download), with a fallback to the default index; it prints which build it installed.
+# torch first, sized for the machine: the CPU-only build on Linux without an NVIDIA GPU (no CUDA
+# libraries to download), with a fallback to the default index; it prints which build it installed.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt scripts/install_torch.py
 	$(BIN)/python scripts/install_torch.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,minilm]'

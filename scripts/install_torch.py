@@ -3,7 +3,8 @@
     .venv/bin/python scripts/install_torch.py            # what make does
     LAB_TORCH=cpu|default .venv/bin/python scripts/install_torch.py   # choose yourself
 
-Why: on Linux, PyPI's torch wheel carries about 3 GB of CUDA libraries (cuBLAS, cuDNN, NCCL, ...).
+Why: on Linux, PyPI's torch wheel brings the CUDA libraries (cuBLAS, cuDNN, NCCL, ...: about 3 GB by
+the issue's count; not measured here, where PyPI's CUDA build is out of reach).
 A student's laptop without an NVIDIA GPU never uses them. PyTorch publishes CPU-only wheels on
 its own index (https://download.pytorch.org/whl/cpu); this script installs from there on Linux
 without an NVIDIA GPU, falls back to the default index where that one cannot be reached, and
@@ -53,7 +54,7 @@ def choose(system: str, nvidia: bool, wanted: str = "auto") -> tuple[str, str]:
         return "default", f"{system}: the default wheel holds no CUDA libraries"
     if nvidia:
         return "default", "an NVIDIA GPU is present: the default wheel brings CUDA"
-    return "cpu", "Linux without an NVIDIA GPU: the CPU-only build is about 3 GB smaller"
+    return "cpu", "Linux without an NVIDIA GPU: the CPU-only build leaves out the CUDA libraries"
 
 
 def installed(python: str) -> tuple[str, str | None] | None:
