@@ -20,6 +20,7 @@ import dataclasses
 import ipaddress
 import os
 import socket
+import sys
 
 from lab import hardware
 from lab.cluster import names, shipping, tasks
@@ -103,21 +104,40 @@ def connect(address: str | None = None, *, field: str | None = None) -> "Cluster
         raise ClusterError(f"{source}={address!r}: the cluster can't be reached: {problem}")
     if ray.is_initialized():
         ray.shutdown()
-    try:
-        if address.startswith("ray://"):  # Ray Client (needs ray[client]): it takes fewer options
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-        else:
-            ray.init(address=address, _node_ip_address=_loopback_host(where or ""), log_to_driver=False,
-                     logging_level="ERROR", configure_logging=False, include_dashboard=False)
-    except Exception as exc:  # noqa: BLE001 — ConnectionError, RuntimeError, ...: one line either way
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        try:  # a half-made connection (Ray Client's above all) would make every later join fail
-            ray.shutdown()
-        except Exception:  # noqa: BLE001 — nothing to undo
-            pass
-        raise ClusterError(f"{source}={address!r}: the cluster can't be joined: {first}") from None
+    attempts = CLIENT_JOIN_ATTEMPTS if address.startswith("ray://") else 1
+    for attempt in range(attempts):
+        try:
+            _init(ray, address, where)
+            break
+        except Exception as exc:  # noqa: BLE001 — ConnectionError, RuntimeError, ...: one line either way
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            try:  # a half-made connection (Ray Client's above all) would make every later join fail
+                ray.shutdown()
+            except Exception:  # noqa: BLE001 — nothing to undo
+                pass
+            if first.startswith(_CLIENT_SERVER_LOST) and attempt + 1 < attempts:
+                print(f"{source}={address!r}: the cluster's client server lost this join ({first.rstrip(':')}); "
+                      "joining again", file=sys.stderr)
+                continue
+            raise ClusterError(f"{source}={address!r}: the cluster can't be joined: {first}") from None
     _CURRENT = Cluster(address, source)
     return _CURRENT
+
+
+# Ray 2.60's client server (the proxy behind ray://) starts one server process per joining driver.
+# Now and then, on the first join after a fresh install, that process is gone a few milliseconds after
+# it was started, with empty logs, and the join fails with this message and nothing after it; a
+# second join to the same cluster is served. So a ray:// join that fails this way is tried once more.
+_CLIENT_SERVER_LOST = "Initialization failure from server"
+CLIENT_JOIN_ATTEMPTS = 2
+
+
+def _init(ray, address: str, where: str | None) -> None:
+    if address.startswith("ray://"):  # Ray Client (needs ray[client]): it takes fewer options
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    else:
+        ray.init(address=address, _node_ip_address=_loopback_host(where or ""), log_to_driver=False,
+                 logging_level="ERROR", configure_logging=False, include_dashboard=False)
 
 
 def joined() -> "Cluster | None":
