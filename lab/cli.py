@@ -1,5 +1,5 @@
 """``python -m lab``: env, models, run, sweep, export, figures (in lab/paper/cli.py), data (in lab/data/cli.py),
-train (in lab/train/cli.py).
+train (in lab/train/cli.py), notebooks (in lab/notebook_runner.py).
 
 Every command takes ``--import MODULE_OR_PATH`` (repeatable): the user's code that registers
 models runs before the arguments are checked, so ``--model my-net`` is known to every command.
@@ -19,7 +19,7 @@ import os
 import sys
 import warnings
 
-from lab import hardware
+from lab import hardware, notebook_runner
 from lab.cli_args import STORE_HELP, add_knob_flag, add_store_flags, chosen_store
 from lab.cli_output import TablePrinter, row_printer
 from lab.cluster import cli as cluster_cli
@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     paper_cli.add_parser(sub)
     data_cli.add_parser(sub)
     train_cli.add_parser(sub)
+    notebook_runner.add_parser(sub)
     for command in [parser, *sub.choices.values()]:  # declared once, before or after any command
         add_import_flag(command)
     return parser
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             return int(done.code or 0)
         commands = {"run": cmd_run, "sweep": cmd_sweep, "env": cmd_env, "models": cmd_models, "export": cmd_export,
                     "figures": paper_cli.cmd_figures, "data": data_cli.cmd_data,
-                    "train": train_cli.cmd_train}
+                    "train": train_cli.cmd_train, "notebooks": notebook_runner.cmd_notebooks}
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warnings(err, warnings.showwarning)
             return commands[args.command](args, out, err)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from lab.notebook_runner import headless_client
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 SOLUTION = re.compile(r"<details>.*?```python\n(.*?)```", re.S)
@@ -50,21 +51,6 @@ def with_solutions(nb):
     return nb, checks
 
 
-class HeadlessClient(NotebookClient):
-    """nbclient without its mimic of a front end's Output widget.
-
-    For each output an Output widget captures (``widgets.interact`` draws into one), the mimic sends
-    a comm message to the kernel on the shell channel, from the coroutine that reads IOPub, while
-    another awaits the cell's execute_reply on that same channel. Now and then that reply is then
-    only seen when the cell's timeout ends (jupyter/nbclient#312, open): 03's mask slider cell sat out
-    the whole 120 s while the kernel was idle. Without the mimic the widget's outputs land in the
-    cell's own outputs, which is all these tests read.
-    """
-
-    def on_comm_open_jupyter_widget(self, msg):
-        return None
-
-
 def stdout(cell) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
 
@@ -74,7 +60,7 @@ def stdout(cell) -> str:
 def test_notebook_and_its_solutions_run_in_smoke_mode(path, monkeypatch):
     monkeypatch.setenv("LAB_SMOKE", "1")
     nb, checks = with_solutions(nbformat.read(path, as_version=4))
-    HeadlessClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    headless_client(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [(cell.source[:80], o.get("ename"), o.get("evalue")) for cell in nb.cells for o in cell.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
