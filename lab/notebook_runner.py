@@ -135,12 +135,16 @@ def cmd_notebooks(args, out, err) -> int:
     if args.store:
         env["LAB_STORE"] = str(Path(args.store).resolve())
     mode = "smoke" if args.smoke else "full"
-    failed = 0
+    failed, total_s = 0, 0.0
     for path in paths:
         print(f"{path.stem}: running ({mode} mode)...", file=err, flush=True)
         result = run_notebook(path, timeout_s=args.timeout, out_dir=Path(args.out) if args.out else None, env=env)
         failed += result["error"] is not None
+        total_s += result["seconds"]
         status = "ok" if result["error"] is None else f"FAILED at {result['error']}"
         print(f"{result['notebook']:<28} {mode:<5} {result['seconds']:7.1f} s  (cells {result['cells_s']:.1f} s)  "
               f"{status}", file=out, flush=True)
+    if len(paths) > 1:
+        print(f"{len(paths)} notebooks, {mode} mode: {total_s:.1f} s in all"
+              f"{f'; {failed} failed' if failed else ''}", file=out, flush=True)
     return EXIT_SOME_FAILED if failed else 0

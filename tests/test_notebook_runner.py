@@ -32,11 +32,14 @@ def test_each_notebook_runs_and_says_how_long_and_a_failure_names_its_cell(noteb
     out_dir, store = tmp_path / "executed", tmp_path / "mine.sqlite"
     code, out, err = run_main(["notebooks", "--smoke", "--store", store, "--out", out_dir, "--timeout", "120"])
     assert code == 1, err  # one notebook failed
-    works, fails = out.strip().splitlines()
+    works, fails, summary = out.strip().splitlines()
     assert works.startswith("01_works") and works.endswith(" ok") and " smoke " in works
     assert fails.startswith("02_fails") and "FAILED at cell 1: ZeroDivisionError: division by zero" in fails
     seconds = float(works.split()[2])
     assert seconds > 0 and f"{seconds:.1f} s" in works
+    both = seconds + float(fails.split()[2])
+    assert summary.startswith("2 notebooks, smoke mode: ") and summary.endswith(" s in all; 1 failed")
+    assert abs(float(summary.split(": ")[1].split()[0]) - both) <= 0.11  # the sum of the two, as printed
     executed = nbformat.read(out_dir / "01_works.ipynb", as_version=4)
     printed = ["".join(o.get("text", "") for o in c.outputs if o.get("output_type") == "stream") for c in executed.cells]
     assert printed[0].strip() == f"smoke 1 {store}"      # the kernel saw --smoke and --store
