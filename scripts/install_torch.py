@@ -90,8 +90,12 @@ def install(python: str, version: str, build: str, run: Callable[[list[str]], in
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", f"torch=={version}"]
     if build == "cpu":
         why_not = probe(f"{CPU_INDEX}/torch/")
-        # --no-deps: torch's own dependencies come from the default index with everything else.
+        # --no-deps: torch's own dependencies come from the default index with everything else. They
+        # are needed at once (torch does not import without typing_extensions, checked in a fresh venv):
+        # the plain install that follows finds torch==version satisfied by the +cpu build and adds only them.
         if why_not is None and run(pip + ["--no-deps", "--index-url", CPU_INDEX, "--timeout", "20"]) == 0:
+            if run(pip) != 0:
+                raise SystemExit("torch's dependencies could not be installed from the default index (see pip's message above)")
             return f"with --index-url {CPU_INDEX}"
         print(f"torch: the CPU-only index {CPU_INDEX} " +
               (f"could not be reached ({why_not})" if why_not else f"did not install torch=={version}") +

@@ -49,6 +49,8 @@ def test_cpu_index_first_then_the_default_when_unreachable(script, capsys):
     where = script.install("py", "2.13.0", "cpu", run, probe=lambda url: None)
     assert where == f"with --index-url {script.CPU_INDEX}"
     assert calls[0][calls[0].index("--index-url") + 1] == script.CPU_INDEX and "--no-deps" in calls[0]
+    # then torch's dependencies from the default index (the +cpu build already satisfies torch==2.13.0)
+    assert len(calls) == 2 and "--index-url" not in calls[1] and "--no-deps" not in calls[1]
 
     calls.clear()
     where = script.install("py", "2.13.0", "cpu", run, probe=lambda url: "URLError: no such host")
@@ -61,6 +63,9 @@ def test_cpu_index_first_then_the_default_when_unreachable(script, capsys):
     assert script.install("py", "2.13.0", "cpu", fails_on_cpu_index, probe=lambda url: None) == "from the default index"
     with pytest.raises(SystemExit, match="default index either"):
         script.install("py", "2.13.0", "default", lambda argv: 1)
+    deps_fail = lambda argv: 0 if "--index-url" in argv else 1  # noqa: E731
+    with pytest.raises(SystemExit, match="torch's dependencies could not be installed"):
+        script.install("py", "2.13.0", "cpu", deps_fail, probe=lambda url: None)
 
 
 def test_reports_the_build_this_venv_has(script):
