@@ -78,6 +78,16 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
+def _number(value) -> float:
+    """``value``, NaN for None (a column a failed configuration has no value for)."""
+    return float("nan") if value is None else value
+
+
+def _span(values, fmt: str = ".3f") -> str:
+    """'lowest .. highest', or 'none' when no configuration gave one."""
+    return f"{min(values):{fmt}} .. {max(values):{fmt}}" if values else "none"
+
+
 def _ratio(row: dict, reference: dict) -> float | None:
     a, b = row.get("latency_ms_p50"), reference.get("latency_ms_p50")
     return a / b if a and b and a == a and b == b else None
@@ -87,7 +97,7 @@ def table(pairs: list[dict]) -> list[dict]:
     rows = []
     for i, pair in enumerate(pairs):
         here, there = pair["here"], pair["there"]
-        error = next((r["error"] for r in here + there if r["error"]), None)
+        error = next((r["error"] for r in here + there + pair["again"] if r.get("error")), None)
         local_ms = _median([r.get("latency_ms_p50") for r in here])
         cluster_ms = _median([r.get("latency_ms_p50") for r in there])
         # Each ratio is the median of the rounds' paired ratios: the three sides of a round ran back to
@@ -99,7 +109,8 @@ def table(pairs: list[dict]) -> list[dict]:
         paired = _median([_ratio(b, a) for a, b, _ in clean])
         paired_control = _median([_ratio(c, a) for a, _, c in clean])
         # The very first cluster row pays the Ray worker's start: its added time is one-time.
-        added = [(r["seconds"] - r.get("node_seconds", float("nan"))) * 1e3 for r in there]
+        # A row that failed before the node measured it has no node_seconds: NaN, left out of the median.
+        added = [(r["seconds"] - _number(r.get("node_seconds"))) * 1e3 for r in there]
         rows.append({"configuration": pair["config"], "local_ms": local_ms, "cluster_ms": cluster_ms,
                      "ratio": paired if not error else None,
                      "control_ratio": paired_control,
@@ -128,15 +139,16 @@ def report(rows: list[dict]) -> bool:
         ratio_ok = r["ratio"] is not None and TARGET_RATIO[0] <= r["ratio"] <= TARGET_RATIO[1]
         added_ok = r["added_ms"] is not None and r["added_ms"] < TARGET_ADDED_S * 1e3
         ok &= ratio_ok and added_ok
-        print(f"{r['configuration']:<18} {r['local_ms'] or float('nan'):>12.4g} {r['cluster_ms'] or float('nan'):>14.4g} "
-              f"{(r['ratio'] or float('nan')):>7.3f} {(r['control_ratio'] or float('nan')):>7.3f} {r['added_ms']:>9.1f}  "
+        print(f"{r['configuration']:<18} {_number(r['local_ms']):>12.4g} {_number(r['cluster_ms']):>14.4g} "
+              f"{_number(r['ratio']):>7.3f} {_number(r['control_ratio']):>7.3f} {_number(r['added_ms']):>9.1f}  "
               f"{'ok' if ratio_ok and added_ok else 'MISSED'}{'; ' if notes else ''}{'; '.join(notes)}")
     rest = [r["added_ms"] for r in rows if r["added_ms"] is not None]
     ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
     controls = [r["control_ratio"] for r in rows if r["control_ratio"] is not None]
-    print(f"\nlatency ratio cluster/local: {min(ratios):.3f} .. {max(ratios):.3f} (target {TARGET_RATIO[0]}-"
-          f"{TARGET_RATIO[1]}); control local/local: {min(controls):.3f} .. {max(controls):.3f}; added wall time per configuration: median "
-          f"{statistics.median(rest):.1f} ms, worst {max(rest):.1f} ms (target < {TARGET_ADDED_S * 1e3:.0f} ms)")
+    added = f"median {statistics.median(rest):.1f} ms, worst {max(rest):.1f} ms" if rest else "none measured"
+    print(f"\nlatency ratio cluster/local: {_span(ratios)} (target {TARGET_RATIO[0]}-{TARGET_RATIO[1]}); "
+          f"control local/local: {_span(controls)}; added wall time per configuration: {added} "
+          f"(target < {TARGET_ADDED_S * 1e3:.0f} ms)")
     print("all targets met" if ok else "some targets missed (see MISSED)")
     return ok
 

@@ -217,9 +217,11 @@ def cmd_sweep(args, out, err) -> int:
     from lab import study as studies
     from lab.bench import DEFAULT_STORE, Bench
 
-    cluster = cluster_cli.join(args)  # --cluster / LAB_CLUSTER; else the study's `cluster = "..."`, if any
     study = studies.load(args.study, results_dir=args.out)  # bad input: one line, before anything is measured
     study.check()  # a study may load without its models registered (figures reads it); measuring needs them
+    # --cluster, then the study's `cluster = "..."`, then LAB_CLUSTER: join() reads both --cluster and
+    # LAB_CLUSTER, so it is asked only when the flag is given or the study names no cluster.
+    cluster = cluster_cli.join(args) if args.cluster or not study.cluster else None
     bench = Bench(args.store or DEFAULT_STORE, budget=study.budget, cluster=cluster or study.cluster)
     store = bench.store
     printer = (train_cli.row_printer if study.kind == "training" else row_printer)(args.format, out, study.configs())

@@ -171,7 +171,10 @@ COLUMNS: dict[str, str] = {
     "cpu_model": "CPU model",
     "node": "the Ray cluster node that measured the row (empty: this machine, no cluster)",
     "node_address": "that node's address in the cluster",
-    "node_seconds": "wall time of the measurement on the node (s): seconds minus this is the cluster's overhead",
+    "node_seconds": "wall time of the measurement on the node (s). seconds minus this is the cluster's overhead only "
+                    "for a configuration measured alone (Bench.measure, as benchmarks/cluster.py does): Bench.rows "
+                    "queues a round on every node at once, so a row collected later shows seconds near 0 (done while "
+                    "an earlier one was collected) or inflated (it waited behind its node's queue)",
     "lab_version": "lab version",
     "git_sha": "lab commit",
     "measured_at": "when the row was measured (UTC, ISO 8601)",

@@ -34,11 +34,11 @@ def join(args):
     return session.connect(getattr(args, "cluster", None), field="--cluster" if args.cluster else None)
 
 
-def devices(values: list[str] | None, needs_cluster: bool = False) -> list[str] | None:
+def devices(values: list[str] | None) -> list[str] | None:
     """``--device`` values with 'all' expanded to every node's devices (joining the cluster)."""
     if values is None:
         return None
-    if names.ALL in values or needs_cluster:
+    if names.ALL in values:
         from lab.cluster import session
 
         return session.parse_devices(values)
@@ -64,5 +64,5 @@ def cmd_env(cluster, args, out) -> int:
             for key in ("memory_gib", "cores", "capability", "power_limit_w"):
                 if key in dev:
                     print(f"    {key:<14} {dev[key]}", file=out)
-            print(f"    {'energy':<14} {dev.get('energy_why', dev.get('energy_source'))}", file=out)
+            print(f"    {'energy':<14} {dev['energy_why']}", file=out)
     return 0

@@ -27,7 +27,10 @@ from pathlib import Path
 
 from lab.cluster import names
 
-# Faster detection of a node that died (Ray's defaults take ~30 s): read by the GCS and raylets.
+# Faster detection of a node that died. The GCS declares a node dead once health_check_failure_threshold
+# checks in a row fail, one every health_check_period_ms, each failing after health_check_timeout_ms, the
+# first after health_check_initial_delay_ms; these override Ray's defaults for the four (set in Ray's
+# src/ray/common/ray_config_def.h) and are read by the GCS and raylets from these RAY_ variables.
 FAST_HEALTH_CHECK = {"RAY_health_check_initial_delay_ms": "0", "RAY_health_check_period_ms": "500",
                      "RAY_health_check_timeout_ms": "500", "RAY_health_check_failure_threshold": "3"}
 _OBJECT_STORE_BYTES = 80 * 2**20  # Ray's minimum is 75 MiB; rows are small

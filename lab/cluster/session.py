@@ -46,7 +46,8 @@ class Node:
 
 
 def requested(address: str | None = None) -> tuple[str | None, str]:
-    """(the cluster address asked for, or None, and who asked: '--cluster' / 'LAB_CLUSTER')."""
+    """(the cluster address asked for, or None, and who asked: 'cluster' when ``address`` was given
+    (connect's ``field`` names it more exactly, e.g. '--cluster'), else 'LAB_CLUSTER')."""
     if address:
         return address.strip(), "cluster"
     value = os.environ.get(ENV_VAR, "").strip()
@@ -190,8 +191,8 @@ class Cluster:
         return self._ray.is_initialized()
 
     # --- nodes and devices ---------------------------------------------------------------------
-    def nodes(self, alive_only: bool = True) -> list[Node]:
-        """The cluster's nodes, named (the lab_node:<name> resource, else the IP address)."""
+    def nodes(self) -> list[Node]:
+        """The cluster's living nodes, named (the lab_node:<name> resource, else the IP address)."""
         try:
             infos = self._ray.nodes()
         except Exception as exc:  # noqa: BLE001 — the head is gone: one line
@@ -204,10 +205,11 @@ class Cluster:
         unique = {}
         for node in found:
             unique.setdefault(node.name, node)
-        return [n for n in unique.values() if n.alive or not alive_only]
+        return [n for n in unique.values() if n.alive]
 
     def node(self, name: str) -> Node | None:
-        return next((n for n in self.nodes(alive_only=False) if n.name == name and n.alive), None)
+        """The living node ``name``, or None (it left, or was never there)."""
+        return next((n for n in self.nodes() if n.name == name), None)
 
     def _pin(self, node: Node, *, measuring: bool) -> dict:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -251,13 +253,13 @@ class Cluster:
         node, local = names.split_device(device)
         info = self.describe(node)
         dev = next((d for d in info["devices"] if d["device"] == local), None)
-        env = dict(dev["environment"]) if dev is not None else self._absent_environment(info, local)
+        env = dict(dev["environment"]) if dev is not None else self._absent_environment(info)
         env.update(node=node, node_address=info["node_address"])
         env["env_id"] = hardware.environment_id(env)
         return env
 
     @staticmethod
-    def _absent_environment(info: dict, local: str) -> dict:
+    def _absent_environment(info: dict) -> dict:
         """A node device the node lacks: its rows are error rows, fingerprinted with the node's CPU's."""
         env = dict(info["devices"][0]["environment"])
         env["device_name"] = "absent"

@@ -43,8 +43,11 @@ def _register(model_by_value) -> None:
 def measure_on_node(fields: dict, budget, *, env: dict, model_by_value=None, fingerprint: str | None = None) -> dict:
     """Measure the configuration ``fields`` (device: this node's own name for it) and return its
     measured columns, or ``{"error": ...}`` saying in one line why it could not run here.
-    ``node_seconds``: the wall time of this task on the node (s); the row's ``seconds`` minus it is
-    what the cluster path added (shipping, scheduling, the result's way back)."""
+    ``node_seconds``: the wall time of this task on the node (s). The row's ``seconds`` minus it is
+    what the cluster path added (shipping, scheduling, the result's way back) only when the
+    configuration was measured alone (Bench.measure; benchmarks/cluster.py measures so): Bench.rows
+    queues a round on every node at once, and a row collected after others shows ``seconds`` near 0
+    (it finished while they were collected) or inflated (it waited behind its node's queue)."""
     started = time.perf_counter()
     try:
         _register(model_by_value)

@@ -72,3 +72,31 @@ def test_other_failures_and_plain_addresses_are_not_retried(fake_ray):
     with pytest.raises(session.ClusterError, match="Initialization failure"):
         session.connect("127.0.0.2:6379")
     assert len(fake.inits) == 1
+
+
+@pytest.mark.parametrize("flag, joined, bench_gets", [
+    ([], False, "127.0.0.2:6379"),  # LAB_CLUSTER is set, but the study's `cluster =` comes first
+    (["--cluster", "127.0.0.3:6379"], True, "joined"),  # --cluster comes before both
+])
+def test_sweep_takes_the_flag_then_the_study_file_then_lab_cluster(tmp_path, monkeypatch, fake_measure, flag, joined,
+                                                                   bench_gets):
+    # Before: cmd_sweep joined $LAB_CLUSTER first, and the study's `cluster =` was never used.
+    from helpers import run_main
+    from lab import bench as bench_module
+    from lab.cluster import cli as cluster_cli
+
+    calls, given = [], []
+    monkeypatch.setenv(session.ENV_VAR, "127.0.0.4:6379")
+    monkeypatch.setattr(cluster_cli, "join", lambda args: calls.append(args.cluster) or "joined")
+    init = bench_module.Bench.__init__
+
+    def recording_init(self, *args, cluster=None, **kwargs):
+        given.append(cluster)
+        init(self, *args, cluster=cluster, **kwargs)
+
+    monkeypatch.setattr(bench_module.Bench, "__init__", recording_init)
+    study = tmp_path / "s.toml"
+    study.write_text('name = "s"\ncluster = "127.0.0.2:6379"\nbudget = "quick"\n[grid]\nmodel = ["digits-mlp"]\n')
+    code, _, err = run_main(["sweep", study, "--store", tmp_path / "s.sqlite", *flag])
+    assert code == 0, err
+    assert bool(calls) is joined and given[0] == bench_gets
