@@ -18,13 +18,11 @@ alternate, ``--repeats`` times each (shared machines drift: never all of one, th
 other); the ratio is of their medians, target 0.95-1.05.
 
 Part (2), energy to reach an accuracy, is benchmarks/training_energy.py (the training side's):
-``main()`` runs it after part (1) when that file is present beside this one.
+``main()`` runs it after part (1) unless --skip-training.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import inspect
 import statistics
 import sys
 import tempfile
@@ -33,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from lab.data import LoaderBench, LoaderConfig
+from lab import hardware
+from lab.data import BUDGETS, LoaderBench, LoaderConfig
 from lab.data.measure import warmup_batches
 from lab.data.storage import SAMPLE_SHAPE, MemoryDataset
 from lab.data.work import SampleWork
@@ -61,22 +60,17 @@ def plain_loop_sps(workers: int, skip: int, epochs: int = 2, seed: int = 0) -> f
                                          persistent_workers=workers > 0,
                                          generator=torch.Generator().manual_seed(seed))
     model = registry.get(MODEL).build().eval()
-    previous = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
+    with hardware.torch_threads(THREADS), torch.inference_mode():
         taken = samples = 0
-        with torch.inference_mode():
-            for _ in range(epochs):
-                for x, _ in loader:
-                    model(x.view(len(x), 1, 40))
-                    taken += 1
-                    if taken == skip:
-                        start = time.perf_counter()
-                    elif taken > skip:
-                        samples += len(x)
+        for _ in range(epochs):
+            for x, _ in loader:
+                model(x.view(len(x), 1, 40))
+                taken += 1
+                if taken == skip:
+                    start = time.perf_counter()
+                elif taken > skip:
+                    samples += len(x)
         elapsed = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(previous)
     return samples / elapsed
 
 
@@ -140,22 +134,18 @@ def print_part1(results: list[dict], out=sys.stdout) -> bool:
     return ok
 
 
-def run_part2() -> int | None:
-    """benchmarks/training_energy.py's main(), when the training side has written it; None when absent."""
-    path = Path(__file__).with_name("training_energy.py")
-    if not path.exists():
-        print("(2) energy to accuracy: benchmarks/training_energy.py is not there; part (2) not run")
-        return None
-    spec = importlib.util.spec_from_file_location("training_energy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    takes_argv = bool(inspect.signature(module.main).parameters)
-    return module.main([]) if takes_argv else module.main()  # [] : not this script's own arguments
+def run_part2() -> int:
+    """Part (2): benchmarks/training_energy.py's main(); its exit status."""
+    import training_energy  # beside this script, whose folder is sys.path[0] when it runs as a script
+
+    return training_energy.main([])  # [], not None: this script's own arguments are not its
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="0.3 s windows and one repeat (a smoke run)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{BUDGETS['quick'].phase_s:g} s windows instead of {BUDGETS['default'].phase_s:g} s, "
+                             f"and one repeat (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None, help="rows per worker count (default 3; quick 1)")
     parser.add_argument("--workers", default="0,1,2", help="comma list of num_workers (default 0,1,2)")
     parser.add_argument("--skip-training", action="store_true", help="part (1) only")
@@ -166,8 +156,8 @@ def main(argv=None) -> int:
     code = 0 if ok else 1
     if not args.skip_training:
         sys.stdout.flush()
-        part2 = run_part2()
-        code = code or (part2 or 0)
+        part2 = run_part2()  # runs even when part (1) missed its target
+        code = code or part2
     return code
 
 

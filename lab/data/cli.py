@@ -14,10 +14,10 @@ parser class raises it); exit 1 when some configurations failed (stored with the
 from __future__ import annotations
 
 import argparse
-import json
 
 from lab.cli_args import add_knob_flag, add_store_flags, chosen_store, given_knobs
 from lab.data.config import KNOBS
+from lab.data.measure import BUDGETS
 
 EXIT_SOME_FAILED = 1
 TABLE = ("dataset", "storage", "num_workers", "batch_size", "sample_cost_ms", "model", "step", "startup_s",
@@ -34,6 +34,12 @@ data/generated/ on first use (python -m lab.data.generate sizes them).
 Exit status: 0 all measured, 1 some configurations failed (stored with their error), 2 bad input."""
 
 
+def quick_help() -> str:
+    """--quick's help, from the budgets themselves (lab.data.measure.BUDGETS) so it cannot drift from them."""
+    return (f"{BUDGETS['quick'].phase_s:g} s per loop instead of {BUDGETS['default'].phase_s:g} s "
+            f"(rows say budget quick)")
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("data", help="measure DataLoader throughput, stall fraction, CPU and energy per sample",
                             description="Measure the cartesian product of the knob values: the loader alone, "
@@ -43,14 +49,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default = "all cores" if name == "threads" else "unset" if spec.default is None else spec.default
         add_knob_flag(parser, spec, f"{spec.help}; {spec.allowed()} (default {default})", nargs="+")
     parser.add_argument("--repeats", type=int, default=1, help="rows per configuration (default 1)")
-    parser.add_argument("--quick", action="store_true", help="0.3 s per loop instead of 1 s (rows say budget quick)")
+    parser.add_argument("--quick", action="store_true", help=quick_help())
     parser.add_argument("--format", choices=("table", "json"), default="table")
     add_store_flags(parser)
     return parser
 
 
 def cmd_data(args, out, err) -> int:
-    from lab.cli_output import TablePrinter
+    from lab.cli_output import TablePrinter, json_printer
     from lab.data.bench import LoaderBench
     from lab.data.config import grid
     from lab.errors import FieldError
@@ -60,8 +66,7 @@ def cmd_data(args, out, err) -> int:
     configs = grid(**given_knobs(args, KNOBS))
     bench = LoaderBench(chosen_store(args), budget="quick" if args.quick else "default")
     if args.format == "json":
-        def printer(row):
-            print(json.dumps(row, default=str), file=out, flush=True)
+        printer = json_printer(out)
     else:
         printer = TablePrinter(TABLE, out, rows=[c.to_dict() for c in configs],
                                numeric=[c for c in TABLE if c not in ("dataset", "storage", "model", "step",

@@ -59,10 +59,13 @@ def batch_samples(batch) -> int:
 
 def timed_loop(make_iter: Callable[[], Iterator[Batch]], step: Callable[[Batch], object] | None,
                seconds: float, *, warmup_batches: int = 1, clock: Callable[[], float] = time.perf_counter,
-               on_start: Callable[[], object] | None = None) -> LoopStats:
+               on_start: Callable[[], object] | None = None,
+               on_stop: Callable[[], object] | None = None) -> LoopStats:
     """Take batches from ``make_iter()`` and give each to ``step`` until ``seconds`` have passed
     (at least one batch in the window); see the module docstring. ``on_start`` is called as the
-    timed window opens (the caller reads its energy and CPU counters there)."""
+    timed window opens, ``on_stop`` right after its last clock read, while the iterator (and any
+    non-persistent workers) is still alive: the caller reads its energy and CPU counters in the two,
+    so they cover the window the returned ``seconds`` measure, not the iterator's shutdown."""
     state = {"it": None, "restarts": 0}
 
     def take():
@@ -101,6 +104,8 @@ def timed_loop(make_iter: Callable[[], Iterator[Batch]], step: Callable[[Batch],
         now = clock()
         if now - begin >= seconds:
             break
+    if on_stop is not None:
+        on_stop()
     return LoopStats(samples=samples, batches=batches, seconds=now - begin, wait_s=wait_s, startup_s=startup_s,
                      epochs_restarted=state["restarts"])
 

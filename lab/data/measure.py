@@ -21,9 +21,9 @@ decoding done in the workers).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import math
-import os
 import time
 from pathlib import Path
 
@@ -41,15 +41,16 @@ from lab.measure.contention import ContentionPolicy
 from lab.measure.estimate import CpuTimeEstimate
 
 # Version of this measuring code (the reuse rule compares it): bump when a loader row's numbers change meaning.
-LOADER_MEASUREMENT_VERSION = 1
+# 2: CPU time and energy read at the timed window's close (timed_loop's on_stop), no longer after the
+#    iterator's shutdown, which version 1 rows counted in cpu_util_frac, power_w and mJ/sample.
+LOADER_MEASUREMENT_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
 class LoaderBudget:
     """How long each of the three loops runs (``phase_s``, s), untimed batches after start-up
-    (``warmup_batches``), and the contention policy. Rows store the name."""
+    (``warmup_batches``), and the contention policy. Rows store the name (``name``)."""
 
-    name: str = "default"
     phase_s: float = 1.0
     warmup_batches: int = 2
     contention: ContentionPolicy = ContentionPolicy()
@@ -60,10 +61,20 @@ class LoaderBudget:
             raise FieldError("budget", name, "one of " + ", ".join(BUDGETS))
         return BUDGETS[name]
 
+    @property
+    def name(self) -> str:
+        """'default', 'quick', or 'custom-<hash of the policy>' for any other budget (as
+        lab.budget.Budget.name): derived from the policy, not given, so a custom budget's rows can
+        never pass for a named budget's, and only a request with the very same policy reuses them."""
+        found = next((name for name, budget in BUDGETS.items() if budget == self), None)
+        if found is not None:
+            return found
+        return "custom-" + hashlib.sha256(repr(self).encode()).hexdigest()[:8]
+
 
 # Strictest first, as lab.budget.BUDGETS: a default row answers a quick request.
 BUDGETS = {"default": LoaderBudget(),
-           "quick": LoaderBudget("quick", phase_s=0.3, warmup_batches=1,
+           "quick": LoaderBudget(phase_s=0.3, warmup_batches=1,
                                  contention=ContentionPolicy(max_retries=1, pause_s=0.2))}
 
 _METER = None
@@ -75,13 +86,6 @@ def meter() -> contention.CpuContention:
     if _METER is None:
         _METER = contention.CpuContention(own_cpu_s=tree_cpu_s)
     return _METER
-
-
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def energy_source(device: str) -> energy.EnergySource:
@@ -175,7 +179,7 @@ def measure_loader(config: LoaderConfig, budget: LoaderBudget, *, data_dir: Path
     dataset = open_dataset(config.dataset, config.storage, work, data_dir)
     values = math.prod(SAMPLE_SHAPE[config.dataset])
     source = energy_source(config.device)
-    cpus = usable_cpus()
+    cpus = hardware.cpu_count()
     gauge = meter()
     loop = dict(warmup_batches=warmup_batches(config, budget), clock=clock)
     with hardware.torch_threads(config.threads):
@@ -183,10 +187,14 @@ def measure_loader(config: LoaderConfig, budget: LoaderBudget, *, data_dir: Path
         step, shape = model_step(config, values) if config.model != NO_MODEL else (None, None)
 
         def counted_loop(make_iter, fn) -> tuple[LoopStats, float, float]:
-            opened = {}
+            # CPU time and energy are read at the timed window's two ends (on_start, on_stop), so they
+            # cover the same span as the window's seconds they are divided by: not the iterator's
+            # shutdown after it (stopping non-persistent workers), which the loop's clock does not count.
+            opened, closed = {}, {}
             stats = timed_loop(make_iter, fn, budget.phase_s, **loop,
-                               on_start=lambda: opened.update(cpu=tree_cpu_s(), j=source.read_joules()))
-            return stats, tree_cpu_s() - opened["cpu"], source.read_joules() - opened["j"]
+                               on_start=lambda: opened.update(cpu=tree_cpu_s(), j=source.read_joules()),
+                               on_stop=lambda: closed.update(cpu=tree_cpu_s(), j=source.read_joules()))
+            return stats, closed["cpu"] - opened["cpu"], closed["j"] - opened["j"]
 
         def measure_once():
             with gauge.window() as window:

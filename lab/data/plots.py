@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from lab.data.config import KNOBS
+from lab.plots import ok_rows
 
 LABELS = {
     "loader_sps": "loader alone (samples/s)",
@@ -25,10 +26,6 @@ def label(column: str) -> str:
     return LABELS.get(column) or (KNOBS[column].label if column in KNOBS else column)
 
 
-def _ok(df):
-    return df[df["error"].isna()] if "error" in df else df
-
-
 def _axes(ax):
     if ax is None:
         import matplotlib.pyplot as plt
@@ -41,7 +38,7 @@ def rates(df, x: str, ax=None):
     """Samples per second of the loader alone, the model alone and the two together, against knob ``x``
     (medians over repeats)."""
     ax = _axes(ax)
-    ok = _ok(df)
+    ok = ok_rows(df)
     for column, style in zip(RATE_COLUMNS, ("o-", "s--", "D-")):
         if column in ok and ok[column].notna().any():
             series = ok.groupby(x)[column].median()
@@ -54,7 +51,7 @@ def rates(df, x: str, ax=None):
 def bars(df, x: str, y: str, ax=None, color="tab:red"):
     """One bar per value of knob ``x``: the median of column ``y``."""
     ax = _axes(ax)
-    series = _ok(df).groupby(x)[y].median()
+    series = ok_rows(df).groupby(x)[y].median()
     ax.bar([str(v) for v in series.index], series.to_numpy(), color=color)
     ax.set(xlabel=label(x), ylabel=label(y))
     if y.endswith("_frac"):

@@ -1,4 +1,5 @@
 """lab.data.loop: the stall fraction measured inside next(iterator), exact with a fake clock; process-tree CPU."""
+import gc
 import multiprocessing
 import time
 
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 from lab.data.loop import LoopStats, batch_samples, timed_loop, tree_cpu_s
+from lab.data.work import burn_cpu
 
 
 class FakeClock:
@@ -74,6 +76,27 @@ def test_on_start_is_called_when_the_window_opens():
     assert seen == [pytest.approx(1.002)]
 
 
+def test_on_stop_follows_the_last_clock_read_while_the_iterator_is_still_open():
+    clock, events, reads = FakeClock(), [], []
+    loader = fake_loader(clock, 0.001, startup_s=1.0)
+
+    def make_iter():
+        try:
+            yield from loader()
+        finally:  # runs when the iterator is closed (freed): a DataLoader iterator stops its workers here
+            events.append("closed")
+
+    def reading_clock():
+        reads.append(clock.now)
+        return clock.now
+
+    stats = timed_loop(make_iter, fake_step(clock, 0.001), 0.01, clock=reading_clock, warmup_batches=2,
+                       on_stop=lambda: events.append(("stop", clock.now, len(reads))))
+    gc.collect()
+    assert events == [("stop", pytest.approx(reads[-1]), len(reads)), "closed"]  # no clock read after on_stop
+    assert reads[-1] - stats.seconds == pytest.approx(1.004)  # the window opened after start-up and 2 warm-up steps
+
+
 def test_loop_stats_and_batch_samples():
     assert LoopStats(samples=10, batches=2, seconds=0.0, wait_s=0.0, startup_s=0.0).sps != LoopStats(
         samples=10, batches=2, seconds=0.0, wait_s=0.0, startup_s=0.0).sps  # NaN for an empty window
@@ -81,15 +104,9 @@ def test_loop_stats_and_batch_samples():
     assert batch_samples(torch.zeros(7, 2)) == 7
 
 
-def _burn(seconds):
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
-        pass
-
-
 def test_tree_cpu_counts_a_child_process():
     before_own, before_tree = time.process_time(), tree_cpu_s()
-    child = multiprocessing.get_context("fork").Process(target=_burn, args=(0.3,))
+    child = multiprocessing.get_context("fork").Process(target=burn_cpu, args=(300,))  # ms
     child.start()
     child.join()
     own, tree = time.process_time() - before_own, tree_cpu_s() - before_tree

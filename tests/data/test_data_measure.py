@@ -1,15 +1,22 @@
 """lab.data.measure on real DataLoaders (short windows): the row's figures, worker CPU counted as ours."""
 import math
 import multiprocessing
-import time
 
 import pytest
 
 from lab.data import LoaderBench, LoaderBudget, LoaderConfig
-from lab.data.measure import energy_source, meter
+from lab.data.measure import BUDGETS, energy_source, meter
+from lab.data.work import burn_cpu
 from lab.measure.contention import ContentionPolicy, CpuContention
 
-TINY = LoaderBudget("custom", phase_s=0.15, warmup_batches=1, contention=ContentionPolicy(max_retries=0))
+TINY = LoaderBudget(phase_s=0.15, warmup_batches=1, contention=ContentionPolicy(max_retries=0))
+
+
+def test_a_budget_is_named_by_its_policy():
+    assert LoaderBudget().name == "default" and LoaderBudget.named("quick").name == "quick"
+    custom = LoaderBudget(phase_s=0.05)  # stored as "default" while the name was a field with that default
+    assert custom.name.startswith("custom-") and custom.name not in BUDGETS
+    assert custom.name == LoaderBudget(phase_s=0.05).name != TINY.name  # the same policy, the same name
 
 
 @pytest.mark.slow
@@ -54,17 +61,11 @@ def test_pin_memory_without_an_accelerator_says_so():
     assert row["error"] is None and row["pinned"] is False and "no accelerator" in row["pin_memory_note"]
 
 
-def _burn(seconds):
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
-        pass
-
-
 def test_our_workers_are_not_counted_as_other_processes():
     plain = CpuContention()  # lab.measure.contention's default: child processes count as others
     ours = meter()
     with plain.window() as by_default, ours.window() as by_tree:
-        child = multiprocessing.get_context("fork").Process(target=_burn, args=(0.4,))
+        child = multiprocessing.get_context("fork").Process(target=burn_cpu, args=(400,))  # ms
         child.start()
         child.join()
     if by_default.other_cpu_frac is None:
@@ -79,7 +80,7 @@ def test_the_cpu_estimate_counts_the_process_tree():
     if source.name != "estimate":
         pytest.skip("a counter, not the estimate, is used here")
     before = source.read_joules()
-    child = multiprocessing.get_context("fork").Process(target=_burn, args=(0.3,))
+    child = multiprocessing.get_context("fork").Process(target=burn_cpu, args=(300,))  # ms
     child.start()
     child.join()
     assert (source.read_joules() - before) / source.watts_per_core >= 0.25

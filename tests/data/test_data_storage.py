@@ -1,5 +1,6 @@
 """Where samples live (memory, PNG files, a memory-mapped array), the generator script, and the per-sample work."""
 import json
+import math
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import torch
 
 from lab.data import generate, work
 from lab.data.measure import open_dataset
-from lab.data.storage import PNG_LEVELS, ArrayDataset, FileDataset, MemoryDataset
+from lab.data.storage import PNG_LEVELS, SAMPLE_SHAPE, ArrayDataset, FileDataset, MemoryDataset
 from lab.errors import FieldError
 
 
@@ -44,15 +45,20 @@ def test_generate_script_refuses_a_bad_size_in_one_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: samples=0")
 
 
-def test_the_three_storages_give_the_same_samples(digits_dir):
-    memory = MemoryDataset("digits")
-    files, array = FileDataset("digits", digits_dir), ArrayDataset("digits", digits_dir)
+@pytest.mark.parametrize("dataset", ["digits", "mnist1d"])
+def test_the_three_storages_give_the_same_samples(dataset, digits_dir, tmp_path):
+    # mnist1d's stored values span about -4 to 4 (digits' 0 to 1): a PNG level is then wider than 1 / PNG_LEVELS.
+    folder = digits_dir if dataset == "digits" else generate.generate(dataset, 50, tmp_path)
+    memory = MemoryDataset(dataset)
+    files, array = FileDataset(dataset, folder), ArrayDataset(dataset, folder)
     assert len(files) == len(array) == 50
+    meta = json.loads((folder / "meta.json").read_text())
+    level = (meta["png_high"] - meta["png_low"]) / PNG_LEVELS  # one step of the PNG's scale (lab.data.generate)
     for i in (0, 17, 49):
         (xm, ym), (xf, yf), (xa, ya) = memory[i], files[i], array[i]
-        assert xm.shape == xf.shape == xa.shape == (64,) and xm.dtype == torch.float32
+        assert xm.shape == xf.shape == xa.shape == (math.prod(SAMPLE_SHAPE[dataset]),) and xm.dtype == torch.float32
         assert torch.equal(xm, xa) and int(ym) == int(yf) == int(ya)
-        assert (xm - xf).abs().max() <= 1.0 / PNG_LEVELS  # 16-bit PNG: within one level of the stored value
+        assert (xm - xf).abs().max() <= level  # 16-bit PNG: within one level of the stored value
 
 
 def test_array_dataset_pickles_without_its_map(digits_dir):
