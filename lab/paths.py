@@ -16,6 +16,7 @@ from typing import Callable
 
 from lab import hardware
 from lab.budget import Budget
+from lab.errors import FieldError
 from lab.runner import one_line
 from lab.store import INFERENCE, Store
 
@@ -118,8 +119,12 @@ class RowPath:
         on_row(row) as each row is ready; progress(done, total) after each, total = configs x repeats,
         and (total, total) at the end when failures skipped repeats. before_round(todo) before each
         round's measurements; should_stop() before each one, and ends_run(row) after it, stop the
-        whole walk (returning the rows so far).
+        whole walk (returning the rows so far). ``repeats`` not a whole number from 1: FieldError.
         """
+        # Checked here, the one place every path's rows() reaches, before any stored row is read:
+        # stored(config)[-0:] would return every stored row, not none.
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise FieldError("repeats", repeats, "a whole number from 1")
         total, out = len(configs) * repeats, []
 
         def emit(row):

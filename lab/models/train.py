@@ -97,7 +97,9 @@ def one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tenso
     The one training step both the shipped recipes (``fit``) and lab.train use.
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    total, seen = 0.0, 0
+    # Summed on the loss's device and read once at the end: loss.item() every step would wait for the
+    # device (a sync) inside the timed training. float32: a half-precision loss would overflow the sum.
+    total, seen = None, 0
     for idx in torch.randperm(len(x), generator=order).split(batch_size):
         if should_stop is not None and should_stop():
             break
@@ -108,9 +110,10 @@ def one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tenso
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        total += loss.item() * len(idx)
+        step = loss.detach().float() * len(idx)
+        total = step if total is None else total + step
         seen += len(idx)
-    return total, seen
+    return (0.0 if total is None else total.item()), seen
 
 
 def fit(name: str, width: float = 1.0, epochs: int | None = None,

@@ -79,7 +79,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     figures.add_argument("--store", default=None,
                          help="read rows from this results store instead of a study (e.g. data/results/lab.sqlite)")
     figures.add_argument("--query", default=None,
-                         help=f"pandas DataFrame.query filter on the rows, e.g. \"{EXAMPLE_QUERY}\"")
+                         help=f"pandas DataFrame.query filter on the rows, e.g. \"{EXAMPLE_QUERY}\"; a column "
+                              "only one kind of row has (quant: inference, label_noise: training) keeps none "
+                              "of the other kind")
     figures.add_argument("--out", required=True, help="directory for the figures and tables (created)")
     figures.add_argument("--size", choices=tuple(SIZES), default="both",
                          help="single (3.5 in), double (7.0 in) or both (default)")
@@ -159,22 +161,33 @@ def _say_what_is_left_out(target: Path, err) -> None:
               f"stricter budget's rows are drawn (budgets are never pooled); see index.md", file=err)
 
 
-def _training_figures(args, trained, provenance: dict, out) -> list[dict]:
-    """ETA against TTA and the accuracy-energy curves of the training rows (none: nothing written, []);
-    the files are printed on ``out`` and the index lists them."""
-    from lab.paper import training, write
+def _filter_kinds(trained, rest, query: str | None):
+    """(training rows, other rows) that ``query`` keeps. Each kind is queried with the other's columns
+    added (NaN there): a query on a column only one kind has (quant; target_accuracy) keeps none of the
+    other kind's rows instead of failing the command. A column neither kind has is still bad input."""
+    if not query:
+        return trained, rest
+    columns = list(dict.fromkeys([*rest.columns, *trained.columns]))
 
-    trained = _filter(trained, args.query) if len(trained) else trained
+    def kept(df):
+        return df.loc[_filter(df.reindex(columns=columns), query).index] if len(df) else df
+
+    return kept(trained), kept(rest)
+
+
+def _training_figures(args, trained, provenance: dict, target: Path, out) -> tuple[list[dict], list[dict]]:
+    """ETA against TTA and the accuracy-energy curves of the training rows (none: nothing written);
+    the files are printed on ``out``. (entries, failed configurations), for the one index."""
+    from lab.paper import training
+
     if not len(trained):
-        return []
-    target = _writable(args.out)
-    entries = training.write_figures(trained, target, provenance={**provenance, "query": args.query},
-                                     sizes=SIZES[args.size], formats=args.formats)
-    write.write_index(target, entries, training.failed_rows(trained))
+        return [], []
+    entries = training.write_figures(trained, target, provenance=provenance, sizes=SIZES[args.size],
+                                     formats=args.formats)
     for entry in entries:
         for name in entry.get("files", []) + ([entry["sidecar"]] if entry.get("sidecar") else []):
             print(name, file=out)
-    return entries
+    return entries, training.failed_rows(trained)
 
 
 def _figures(args, out, err) -> int:
@@ -188,33 +201,31 @@ def _figures(args, out, err) -> int:
         raise _Bad("give a study file (python -m lab figures STUDY.toml --out DIR) or --store PATH")
     df, provenance, sensitivity = _rows_from_study(args) if args.study else _rows_from_store(args)
     trained, df = training.split(df, args.store)  # training rows get their own figures (lab.paper.training)
-    trained_entries = _training_figures(args, trained, provenance, out)
-    if len(df) == 0 and trained_entries:
-        print(os.path.join(str(args.out), "index.md"), file=out)
-        return 0
-    if len(df) == 0:
+    if len(df) == 0 and len(trained) == 0:
         where = f"study={args.study}" if args.study else f"store={args.store}"
         raise _Bad(f"{where} holds no rows; measure first (python -m lab sweep / python -m lab run)")
-    df = _filter(df, args.query)
-    if len(df) == 0:
+    trained, df = _filter_kinds(trained, df, args.query)
+    if len(df) == 0 and len(trained) == 0:
         raise _Bad(f"--query {args.query!r} matches no rows; e.g. \"{EXAMPLE_QUERY}\"")
-    if "error" in df and df["error"].notna().all():
+    if len(df) and "error" in df and df["error"].notna().all():
         raise _Bad(f"all {len(df)} rows failed (see their error column); nothing to draw")
     target = _writable(args.out)
     provenance["query"] = args.query
+    trained_entries, trained_failed = _training_figures(args, trained, provenance, target, out)
+    if len(df) == 0:  # training rows only
+        write.write_index(target, trained_entries, trained_failed)
+        _say_what_is_left_out(target, err)
+        print(os.path.join(str(target), "index.md"), file=out)
+        return 0
     sizes = SIZES[args.size]
     bar = tqdm(total=len(write.FIGURES) * len(sizes), file=err, unit="figure", disable=None, dynamic_ncols=True)
     try:
         entries = write.write_figures(df, target, provenance=provenance, sensitivity=sensitivity, sizes=sizes,
                                       formats=args.formats, batch_size=args.batch_size, columns=args.columns,
-                                      progress=lambda done, total: bar.update(done - bar.n))
+                                      progress=lambda done, total: bar.update(done - bar.n),
+                                      also=trained_entries, also_failed=trained_failed)  # one index for both
     finally:
         bar.close()
-    if trained_entries:  # one index for both kinds of figure
-        import json
-
-        index = json.loads((target / "index.json").read_text(encoding="utf-8"))
-        write.write_index(target, entries + trained_entries, index.get("failed", []), index.get("omitted", []))
     _say_what_is_left_out(target, err)
     for entry in entries:
         for problem in entry.get("problems") or ():

@@ -139,7 +139,8 @@ def _check(sizes, formats):
 def write_figures(df: pd.DataFrame, out_dir, *, provenance: dict, sensitivity: dict | None = None,
                   sizes=("single", "double"), formats=FORMATS, batch_size: int | None = None,
                   tables_too: bool = True, columns=None,
-                  progress: Callable[[int, int], None] | None = None) -> list[dict]:
+                  progress: Callable[[int, int], None] | None = None, also: list[dict] = (),
+                  also_failed: list[dict] = ()) -> list[dict]:
     """Write every figure in FIGURES for each size and format, with sidecars, tables and the index.
 
     provenance: {"query", "manifest", "study_file", ...} (lab_version and git_sha are filled in).
@@ -148,6 +149,8 @@ def write_figures(df: pd.DataFrame, out_dir, *, provenance: dict, sensitivity: d
     batch_size: the batch size of the one-batch figures (default: the smallest measured).
     columns: the results table's columns (tables.COLUMNS names; default tables.DEFAULT).
     progress: called with (done, total) after each figure and size.
+    also, also_failed: entries another writer put in ``out_dir`` (lab.paper.training's) and its failed
+    configurations, listed in the same index: the index is written once, so neither list is lost.
     Returns one entry per figure and size written {"kind": "figure", "figure", "size", "files" (paths),
     "sidecar" (path), "problems" (layout problems found, normally []), "skipped": None}, one per figure
     skipped {"kind": "figure", "figure", "skipped": reason}, and the tables' entry
@@ -188,7 +191,7 @@ def write_figures(df: pd.DataFrame, out_dir, *, provenance: dict, sensitivity: d
                     progress(done, total)
     if tables_too:
         entries.append(write_tables(df, out, columns=columns))
-    write_index(out, entries, failures, budget_omitted)
+    write_index(out, entries + list(also), [*failures, *also_failed], budget_omitted)
     return entries
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 
 from lab.cli_args import add_knob_flag, add_store_flags, chosen_store, given_knobs
-from lab.errors import FieldError
 from lab.train.config import KNOBS
 
 EXIT_SOME_FAILED = 1
@@ -80,8 +79,6 @@ def cmd_train(args, out, err) -> int:
     from lab.train.config import grid
     from lab.train.summary import format_range, spread, varying
 
-    if args.repeats < 1:
-        raise FieldError("repeats", args.repeats, "a whole number from 1")
     configs = grid(**given_knobs(args, KNOBS))
     bench = TrainBench(chosen_store(args))
     printer = row_printer(args.format, out, configs)

@@ -44,7 +44,7 @@ class TrainConfig:
                                              "pretrained: the shipped weights, fine-tuned")
     batch_size: int | None = knob(None, kind=int, low=1, high=MAX_BATCH_SIZE, label="batch size (samples)",
                                   flag="--batch", aliases=("--batch-size",), table="always", widget="toggles",
-                                  help="samples per optimizer step (default: the model's recipe, 64)")
+                                  help="samples per optimizer step")
     lr: float | None = knob(None, kind=float, low=0.0, high=10.0, label="learning rate", widget="dropdown",
                             allowed_text="a number above 0 up to 10 (e.g. 0.001)",
                             help="Adam's learning rate, constant (default: the model's recipe)")

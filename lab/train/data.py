@@ -2,8 +2,8 @@
 
 - ``noisy_labels``: exactly ``round(fraction * n)`` labels replaced by a *different* class, each
   drawn uniformly from the other classes (so a replaced label is always wrong).
-- ``kept_indices``: exactly ``max(1, round(fraction * n))`` training examples: a seeded random
-  subset, or the highest EL2N scores (``el2n_scores``).
+- ``random_subset`` / ``hardest``: the indices of exactly ``max(1, round(fraction * n))`` training
+  examples (``keep_count``): a seeded random subset, or the highest EL2N scores (``el2n_scores``).
 
 Why EL2N, and why the hardest: Paul et al. (NeurIPS 2021, "Deep Learning on a Data Diet") score each
 example by the L2 norm of its error vector, ||softmax(f(x)) - onehot(y)||_2, early in training (a few

@@ -55,8 +55,39 @@ def test_inference_and_training_rows_in_one_store_give_both_kinds_of_figure(stor
     code, _, err = run_main(["figures", "--store", store_with_training_rows.path, "--out", out, "--format", "svg",
                              "--size", "single"])
     assert code == 0, err
-    written = {w["figure"] for w in json.loads((out / "index.json").read_text())["written"]}
+    index = json.loads((out / "index.json").read_text())
+    written = {w["figure"] for w in index["written"]}
     assert set(NAMES) <= written and "accuracy-latency" in written
+    # The failed training run stays listed: the inference writer's index used to overwrite it.
+    assert "RuntimeError: boom" in [f["error"] for f in index["failed"]]
+    assert "RuntimeError: boom" in (out / "index.md").read_text() and "RuntimeError: boom" in err
+
+
+@pytest.mark.slow  # matplotlib renders real figures
+@pytest.mark.parametrize("query, drawn, not_drawn", [
+    ("quant == 'fp32'", "accuracy-latency", "eta-tta"),  # quant: inference rows only
+    ("label_noise == 0.0", "eta-tta", "accuracy-latency"),  # label_noise: training rows only
+])
+def test_a_query_on_a_column_of_one_kind_only_filters_out_the_other_kind(store_with_training_rows, tmp_path,
+                                                                         fake_measure, query, drawn, not_drawn):
+    import lab
+
+    lab.Bench(store_with_training_rows, budget="quick").rows(lab.grid(model="digits-mlp", batch_size=[1, 8]))
+    out = tmp_path / "figs"
+    code, _, err = run_main(["figures", "--store", store_with_training_rows.path, "--query", query, "--out", out,
+                             "--format", "svg", "--size", "single"])
+    assert code == 0, err
+    written = {w["figure"] for w in json.loads((out / "index.json").read_text())["written"]}
+    assert drawn in written and not_drawn not in written
+
+
+def test_a_query_on_a_column_neither_kind_has_is_still_bad_input(store_with_training_rows, tmp_path, fake_measure):
+    import lab
+
+    lab.Bench(store_with_training_rows, budget="quick").rows(lab.grid(model="digits-mlp"))
+    code, _, err = run_main(["figures", "--store", store_with_training_rows.path, "--query", "nosuchcolumn > 1",
+                             "--out", tmp_path / "figs"])
+    assert code == 2 and "pandas query" in err
 
 
 @pytest.mark.slow  # matplotlib renders real figures

@@ -109,3 +109,25 @@ def test_on_epoch_time_and_energy_are_not_counted():
     assert [p["seconds"] for p in points] == [0.5, 1.0, 1.5]
     assert [p["energy_j"] for p in points] == [2.0, 4.0, 6.0]
     assert (row["seconds"], row["energy_j"]) == (1.5, 6.0)
+
+
+def test_one_epoch_reads_the_summed_loss_once_not_every_step(monkeypatch):
+    # Every loss.item() is a device sync inside the timed training: one per epoch, not one per step.
+    import torch
+    from torch import nn
+
+    from lab.models.train import one_epoch
+
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
+    model = nn.Linear(4, 3)
+    loss_fn = nn.CrossEntropyLoss()
+    expected = sum(loss_fn(model(x[i]), y[i]).item() * len(i)
+                   for i in torch.randperm(40, generator=torch.Generator().manual_seed(1)).split(8))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # no update: the same losses again
+    items = []
+    real_item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: items.append(1) or real_item(self))
+    total, seen = one_epoch(model, optimizer, x, y, 8, torch.Generator().manual_seed(1), loss_fn=loss_fn)
+    assert seen == 40 and len(items) == 1
+    assert total == pytest.approx(expected, rel=1e-6)
