@@ -41,18 +41,27 @@ def merged(values: dict) -> dict:
     return {**DEFAULTS, **values}
 
 
+def whole_numbers(field: str, value, *, example: str, one: str, low: int | None = None) -> tuple[int, ...]:
+    """A control that selects several whole numbers at once (the 'toggles' widget: batch sizes, numbers
+    of workers) as a sorted tuple of distinct values; a single number is one value. FieldError naming
+    ``field`` otherwise: ``example`` shows the form ('(1, 8, 64)'), ``one`` names one value ('batch
+    size'), ``low`` is the least value allowed (None: any; the configuration checks it)."""
+    numbers = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(numbers, (str, bytes)) or not isinstance(numbers, Iterable):
+        raise FieldError(field, value, f"one or more whole numbers, e.g. {example}")
+    numbers = list(numbers)
+    if not numbers:
+        raise FieldError(field, (), f"at least one {one} (choose one or more)")
+    for n in numbers:
+        if isinstance(n, bool) or not isinstance(n, int) or (low is not None and n < low):
+            raise FieldError(field, value, "whole numbers" + (f" of {low} or more" if low is not None else "")
+                             + f", e.g. {example}")
+    return tuple(sorted(set(numbers)))
+
+
 def batch_sizes(value) -> tuple[int, ...]:
-    """The batch sizes as a sorted tuple of distinct whole numbers (a single number is one size)."""
-    sizes = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
-        raise FieldError("batch_sizes", value, "one or more whole numbers, e.g. (1, 8, 64)")
-    sizes = list(sizes)
-    if not sizes:
-        raise FieldError("batch_sizes", tuple(sizes), "at least one batch size (choose one or more)")
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise FieldError("batch_sizes", value, "whole numbers of 1 or more, e.g. (1, 8, 64)")
-    return tuple(sorted(set(sizes)))
+    """The batch sizes as a sorted tuple of distinct whole numbers of 1 or more (a single number is one size)."""
+    return whole_numbers("batch_sizes", value, example="(1, 8, 64)", one="batch size", low=1)
 
 
 def effective(values: dict) -> dict:
@@ -126,7 +135,9 @@ def device_label(device: str) -> str:
         from lab.cluster import session
 
         node, local = device_names.split_device(device)
-        dev = next(d for d in session.connect().describe(node)["devices"] if d["device"] == local)
+        dev = next((d for d in session.connect().describe(node)["devices"] if d["device"] == local), None)
+        if dev is None:  # the node does not list it (anymore): its rows name it 'absent' too (lab.cluster.session)
+            return f"{device} — absent (node {node} does not list it)"
         cores = f" ({dev['cores']} cores)" if local == "cpu" and "cores" in dev else ""
         return f"{device} — {dev['name']}{cores}"
     return f"{device} — {hardware.device_name(device)}"
@@ -146,8 +157,7 @@ def describe_row(row) -> str:
     """One line naming a row's configuration (a dict or pandas Series with the knobs' columns; a Config
     through describe()): what status lines, errors and tooltips name."""
     def get(name, default=None):
-        value = row.get(name, default) if hasattr(row, "get") else default
-        return default if value is None or (not isinstance(value, str) and value != value) else value
+        return row_value(row, name, default)
 
     parts = [str(get("model", "?")), f"batch {int(get('batch_size', 0))}", str(get("quant", "?"))]
     if get("prune_method", "none") != "none":
@@ -160,3 +170,10 @@ def describe_row(row) -> str:
     if get("compile", False) in (True, "True", "true"):
         parts.append("compiled")
     return " · ".join(parts)
+
+
+def row_value(row, name: str, default=None):
+    """``row[name]`` (a dict or pandas Series), or ``default`` where the row lacks it, it is None, or it is
+    NaN (a column other rows filled): what the one-line descriptions of rows read."""
+    value = row.get(name, default) if hasattr(row, "get") else default
+    return default if value is None or (not isinstance(value, str) and value != value) else value

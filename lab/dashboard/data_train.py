@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
+from lab.dashboard.controls import row_value as _get
+from lab.dashboard.controls import whole_numbers
 from lab.errors import FieldError
 from lab.knobs import Knob, collect
 
@@ -46,6 +48,38 @@ class ControlSpec:
     high: float | None = None
     step: float | None = None
 
+    def check(self, value, offered: Iterable = ()):
+        """``value`` if this control's widget can show it, else FieldError naming the control and what it
+        allows. The configuration's own check is wider than the widget (a time budget of 300 s is a valid
+        TrainConfig, but the slider ends at 120: ipywidgets would clamp it silently, and a dropdown
+        refuses a value it does not offer). ``offered``: values a dropdown offers beyond ``options``
+        (the panel's start value where it was outside them)."""
+        if self.widget == "checkbox":
+            if not isinstance(value, bool):
+                raise FieldError(self.name, value, "true or false")
+        elif self.widget == "dropdown":
+            allowed = tuple(self.options) + tuple(o for o in offered if o not in self.options)
+            if not any(_same(value, o) for o in allowed):
+                raise FieldError(self.name, value, "one of " + ", ".join(str(o) for o in allowed))
+        elif self.widget == "toggles":
+            values = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+            if isinstance(values, (str, bytes)) or not isinstance(values, Iterable) or \
+                    not all(any(_same(v, o) for o in self.options) for v in values):
+                raise FieldError(self.name, value, "one or more of " + ", ".join(str(o) for o in self.options))
+        elif self.widget == "slider":
+            whole = self.knob.kind is int
+            number = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, number) or not self.low <= value <= self.high:
+                raise FieldError(self.name, value, (f"a whole number from {int(self.low)} to {int(self.high)}" if whole
+                                                    else f"a number from {self.low:g} to {self.high:g}")
+                                 + " (the panel's slider)")
+        return value
+
+
+def _same(value, option) -> bool:
+    """``value`` is ``option`` as a widget sees it: equal and not a bool posing as a number (True == 1)."""
+    return value == option and isinstance(value, bool) == isinstance(option, bool)
+
 
 def loader_class():
     from lab.data import LoaderConfig  # here, not at import: the dashboard package loads without lab.data
@@ -57,27 +91,27 @@ def train_class():
     return TrainConfig
 
 
-def _knobs(cls) -> dict[str, Knob]:
-    return collect(cls)
+def _knobs(panel: str) -> dict[str, Knob]:
+    """The knobs of the panel's configuration class ('data': LoaderConfig, 'training': TrainConfig)."""
+    return collect(loader_class() if panel == "data" else train_class())
 
 
-def controls_of(panel: str, cls=None) -> tuple[str, ...]:
+def controls_of(panel: str) -> tuple[str, ...]:
     """The panel's controls ('data' or 'training') that its configuration class declares as knobs."""
-    cls = cls or (loader_class() if panel == "data" else train_class())
     names = DATA_CONTROLS if panel == "data" else TRAIN_CONTROLS
-    knobs = _knobs(cls)
+    knobs = _knobs(panel)
     return tuple(n for n in names if n in knobs)
 
 
-def control_specs(panel: str, cls=None) -> dict[str, ControlSpec]:
+def control_specs(panel: str) -> dict[str, ControlSpec]:
     """{control: ControlSpec}: the widget each control of ``panel`` gets, from its knob's declaration."""
-    cls = cls or (loader_class() if panel == "data" else train_class())
-    knobs, narrowed = _knobs(cls), PANEL_RANGES[panel]
+    knobs, narrowed = _knobs(panel), PANEL_RANGES[panel]
     out = {}
-    for name in controls_of(panel, cls):
+    for name in controls_of(panel):
         spec, limit = knobs[name], narrowed.get(name)
-        if panel == "data" and name == "num_workers":
-            out[name] = ControlSpec(name, spec, "toggles", tuple(w for w in WORKER_CHOICES if spec.check(w) == w))
+        if panel == "data" and name == "num_workers":  # the choices the knob's range allows
+            choices = tuple(w for w in WORKER_CHOICES if spec.low <= w <= spec.high)
+            out[name] = ControlSpec(name, spec, "toggles", choices)
         elif spec.kind is bool:
             out[name] = ControlSpec(name, spec, "checkbox")
         elif spec.choices is not None:
@@ -95,16 +129,15 @@ def control_specs(panel: str, cls=None) -> dict[str, ControlSpec]:
     return out
 
 
-def defaults(panel: str, cls=None) -> dict:
-    cls = cls or (loader_class() if panel == "data" else train_class())
-    knobs = _knobs(cls)
+def defaults(panel: str) -> dict:
+    knobs = _knobs(panel)
     panel_defaults = DATA_DEFAULTS if panel == "data" else TRAIN_DEFAULTS
-    return {n: panel_defaults.get(n, knobs[n].default) for n in controls_of(panel, cls)}
+    return {n: panel_defaults.get(n, knobs[n].default) for n in controls_of(panel)}
 
 
-def merged(panel: str, values: dict, cls=None) -> dict:
+def merged(panel: str, values: dict) -> dict:
     """The panel's defaults overlaid with ``values``; an unknown control is a FieldError naming it."""
-    base = defaults(panel, cls)
+    base = defaults(panel)
     unknown = [k for k in values if k not in base]
     if unknown:
         raise FieldError(unknown[0], values[unknown[0]], f"a {panel} control: one of " + ", ".join(base))
@@ -112,38 +145,24 @@ def merged(panel: str, values: dict, cls=None) -> dict:
 
 
 def worker_counts(value) -> tuple[int, ...]:
-    """num_workers as a sorted tuple of distinct whole numbers (a single number is one value)."""
-    counts = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if isinstance(counts, (str, bytes)) or not isinstance(counts, Iterable):
-        raise FieldError("num_workers", value, "one or more whole numbers, e.g. (0, 1, 2)")
-    counts = list(counts)
-    if not counts:
-        raise FieldError("num_workers", (), "at least one number of workers (choose one or more)")
-    if any(isinstance(c, bool) or not isinstance(c, int) for c in counts):
-        raise FieldError("num_workers", value, "whole numbers, e.g. (0, 1, 2)")
-    return tuple(sorted(set(counts)))
+    """num_workers as a sorted tuple of distinct whole numbers (a single number is one value); their range
+    is LoaderConfig's to check."""
+    return whole_numbers("num_workers", value, example="(0, 1, 2)", one="number of workers")
 
 
-def loader_configs(values: dict, cls=None) -> list:
+def loader_configs(values: dict) -> list:
     """One LoaderConfig per num_workers, fewest first; a bad value is a FieldError naming the field."""
-    cls = cls or loader_class()
-    v = merged("data", values, cls)
+    v = merged("data", values)
     fixed = {k: x for k, x in v.items() if k != "num_workers"}
-    return [cls(num_workers=n, **fixed) for n in worker_counts(v["num_workers"])]
+    return [loader_class()(num_workers=n, **fixed) for n in worker_counts(v["num_workers"])]
 
 
-def train_config(values: dict, cls=None):
+def train_config(values: dict):
     """The TrainConfig the training panel's controls select; a bad value is a FieldError naming the field."""
-    cls = cls or train_class()
-    v = merged("training", values, cls)
+    v = merged("training", values)
     if v.get("data_kept") == 1.0 and "keep_by" in v:
         v["keep_by"] = "random"  # all data kept: how it would be chosen means nothing (one config, as lab.train.grid)
-    return cls(**v)
-
-
-def _get(row, name, default=None):
-    value = row.get(name, default) if hasattr(row, "get") else default
-    return default if value is None or (not isinstance(value, str) and value != value) else value
+    return train_class()(**v)
 
 
 def describe_loader(row) -> str:

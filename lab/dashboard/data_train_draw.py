@@ -204,11 +204,9 @@ class FigureView:
 
     def __init__(self, fig):
         self.fig = fig
-        self.renders = 0
 
     def render(self, canvas) -> str:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         FigureCanvasAgg.draw(canvas)
-        self.renders += 1
         return "full"

@@ -5,7 +5,7 @@ stops the run. No widgets here (lab.widgets.data_train_panel adapts these to the
     bench = EpochBench(train_bench, curves)      # what lab.dashboard.worker.Worker measures through
     worker = Worker(bench, notify)               # the same worker as the inference dashboard
     bench.stop_running(); worker.submit(...)     # a new selection: the running training stops at its next epoch
-    curves.snapshot()                            # ({config_id: [point, ...]}, version): what to draw
+    curves.snapshot()                            # {config_id: [point, ...]}: what to draw
 
 The Worker calls ``bench.measure(config)`` with the configuration alone; EpochBench passes the training
 side's ``on_epoch`` and ``should_stop`` (lab.train.TrainBench.measure) through. ``on_epoch`` runs in the
@@ -19,13 +19,13 @@ import threading
 import time
 from typing import Callable
 
-CANCELLED = "cancelled"
+from lab.train.loop import CANCELLED
 
 
 def is_cancelled(row) -> bool:
-    """True for the row of a run a newer selection stopped (lab.train marks it error='cancelled...')."""
-    error = row.get("error") if hasattr(row, "get") else None
-    return isinstance(error, str) and error.strip().lower().startswith(CANCELLED)
+    """True for the row of a run a newer selection stopped: lab.train writes exactly ``error=CANCELLED``
+    (lab.train.loop), and lab.train.TrainBench tells such a row by the same equality."""
+    return hasattr(row, "get") and row.get("error") == CANCELLED
 
 
 class LiveCurves:
@@ -35,18 +35,15 @@ class LiveCurves:
         self._lock = threading.Lock()
         self._points: dict[str, list[dict]] = {}
         self.running: str | None = None     # config_id of the run in progress
-        self.version = 0                    # bumped on every change: a redraw's cache key
 
     def start(self, config_id: str) -> None:
         with self._lock:
             self._points[config_id] = []
             self.running = config_id
-            self.version += 1
 
     def add(self, config_id: str, point: dict) -> None:
         with self._lock:
             self._points.setdefault(config_id, []).append(dict(point))
-            self.version += 1
 
     def finish(self, config_id: str, keep: bool = True) -> None:
         """The run ended; ``keep``: its points stay until its row replaces them (False: a cancelled run's go)."""
@@ -55,21 +52,21 @@ class LiveCurves:
                 self.running = None
             if not keep:
                 self._points.pop(config_id, None)
-            self.version += 1
 
     def points(self, config_id: str) -> list[dict]:
         with self._lock:
             return list(self._points.get(config_id, ()))
 
-    def snapshot(self) -> tuple[dict[str, list[dict]], int]:
+    def snapshot(self) -> dict[str, list[dict]]:
         with self._lock:
-            return {k: list(v) for k, v in self._points.items()}, self.version
+            return {k: list(v) for k, v in self._points.items()}
 
 
 class EpochBench:
-    """A training bench as lab.dashboard.worker.Worker sees one: ``stored``, ``measure(config)``,
-    ``store``, ``budget``; ``measure`` passes ``on_epoch`` (into ``curves``, then ``on_point``) and a
-    ``should_stop`` that turns True once ``stop_running()`` was called after the run started."""
+    """A training bench as lab.dashboard.worker.Worker sees one: ``measure(config)``, and the wrapped
+    bench's ``stored``, ``store``, ``budget`` (through ``__getattr__``); ``measure`` passes ``on_epoch``
+    (into ``curves``, then ``on_point``) and a ``should_stop`` that turns True once ``stop_running()``
+    was called after the run started."""
 
     def __init__(self, bench, curves: LiveCurves, on_point: Callable[[object, dict], None] | None = None):
         self.bench, self.curves, self.on_point = bench, curves, on_point
@@ -77,13 +74,10 @@ class EpochBench:
         self._lock = threading.Lock()
         self.stops_asked = 0   # should_stop() calls that answered True (tests)
 
-    def __getattr__(self, name):  # store, budget, env_id, ...: the wrapped bench's
+    def __getattr__(self, name):  # stored, store, budget, env_id, ...: the wrapped bench's
         if name == "bench":
             raise AttributeError(name)
         return getattr(self.bench, name)
-
-    def stored(self, config) -> list[dict]:
-        return self.bench.stored(config)
 
     def stop_running(self) -> None:
         """The run in progress (if any) stops at its next epoch (its should_stop answers True)."""
@@ -119,7 +113,8 @@ class Redrawer:
     arrive while it waits or draws are merged into one draw (the newest state is drawn).
 
     A hand-written throttle (a Condition and a thread): ipywidgets has no thread-safe throttle, and
-    callers that must not wait (worker events) only ask; a training epoch boundary asks, then flushes."""
+    callers that must not wait (worker events) only ask; a training epoch boundary asks, then flushes,
+    where a frame is ``due()`` (else its point is drawn with a later one)."""
 
     def __init__(self, draw: Callable[[], None], min_interval_s: float = 0.2, name: str = "lab-redraw"):
         self.draw, self.min_interval_s = draw, min_interval_s
@@ -127,6 +122,7 @@ class Redrawer:
         self._asked = 0        # requests so far
         self._drawn = 0        # requests covered by a finished draw
         self._closed = False
+        self._last = -float("inf")   # time.perf_counter() when the last draw ended
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -135,6 +131,10 @@ class Redrawer:
         with self._cond:
             self._asked += 1
             self._cond.notify_all()
+
+    def due(self) -> bool:
+        """Whether a frame asked now would be drawn without waiting out ``min_interval_s``."""
+        return time.perf_counter() - self._last >= self.min_interval_s
 
     def flush(self, timeout: float | None = 5.0) -> bool:
         """Wait until every request made so far is drawn; False if ``timeout`` (s) passed first."""
@@ -150,13 +150,12 @@ class Redrawer:
             self._thread.join(2.0)
 
     def _loop(self) -> None:
-        last = -float("inf")
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._closed or self._asked > self._drawn)
                 if self._closed:
                     return
-            pause = last + self.min_interval_s - time.perf_counter()
+            pause = self._last + self.min_interval_s - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)  # requests arriving meanwhile join this draw
             with self._cond:
@@ -165,7 +164,7 @@ class Redrawer:
                 self.draw()
             except Exception as exc:  # noqa: BLE001 — a failed frame is reported, the next one is tried
                 self.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            last = time.perf_counter()
+            self._last = time.perf_counter()
             with self._cond:
                 self._drawn = max(self._drawn, covered)
                 self._cond.notify_all()

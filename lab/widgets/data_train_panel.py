@@ -79,13 +79,16 @@ class TrainingPanel(LivePanel):
 
     def _on_point(self, config, point: dict) -> None:
         """Worker thread, at an epoch boundary of a training run (lab.train pauses the run's clock and
-        energy counter while this runs, so drawing costs the run nothing): count, and wait until the
-        new point is drawn. Waiting, not drawing beside the next epoch: a draw on another thread would
-        share the cores, and the process's CPU time, with the training it shows."""
+        energy counter while this runs, so drawing costs the run nothing): count, and, where a frame is
+        due, wait until the new point is drawn. Waiting, not drawing beside the next epoch: a draw on
+        another thread would share the cores, and the process's CPU time, with the training it shows.
+        Where no frame is due (the last ended under ``min_redraw_s`` ago), the point waits for a later
+        boundary's frame, or the run's row: an epoch boundary never sits out the throttle's pause."""
         self.points_seen += 1
         self._latest = (config, point)
-        self.redrawer.request()
-        self.redrawer.flush(DRAW_WAIT_S)
+        if self.redrawer.due():
+            self.redrawer.request()
+            self.redrawer.flush(DRAW_WAIT_S)
 
     def past_runs(self, model: str) -> list[dict]:
         """Earlier runs of ``model`` in the store, measured in this environment, not errored (newest last)."""
@@ -110,7 +113,7 @@ class TrainingPanel(LivePanel):
         session = [r for r in rows if r.get("model") == current.model]
         seen = {r.get("config_id") for r in session}
         runs = [r for r in self.past_runs(current.model) if r.get("config_id") not in seen] + session
-        live, _ = self.curves.snapshot()
+        live = self.curves.snapshot()
         running = self.curves.running
         live = {k: v for k, v in live.items() if k == running and k in ids}
         if live and self._latest is not None and self._latest[0].config_id in live:

@@ -15,10 +15,6 @@ class Debounce:
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
 
-    @property
-    def pending(self) -> bool:
-        return self._timer is not None
-
     def restart(self, delay_s: float) -> None:
         """Wait ``delay_s`` from now (a wait already running is dropped)."""
         with self._lock:

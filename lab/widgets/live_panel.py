@@ -136,8 +136,15 @@ class LivePanel:
         return {name: widget.value for name, widget in self.w.items()}
 
     def set(self, **values):
-        """Set controls as a user would, then ask once, at once; a bad value raises FieldError naming it."""
-        self.configs({**self.values(), **values})  # validates: raises before any widget changes
+        """Set controls as a user would, then ask once, at once; a bad value raises FieldError naming it.
+
+        Every value is checked before any widget changes: by the configuration (an unknown control, a
+        value the knob refuses), then by its widget (ControlSpec.check: a slider's range, a dropdown's
+        options), which would otherwise clamp it silently or raise with earlier widgets already changed."""
+        self.configs({**self.values(), **values})
+        for name, value in values.items():
+            widget = self.w[name]
+            self.specs[name].check(value, offered=[v for _, v in getattr(widget, "options", ())])
         self._quiet += 1
         try:
             for name, value in values.items():

@@ -76,16 +76,18 @@ class Dashboard:
                  figure_dir=FIGURE_DIR, debounce_s: float = 0.3, autostart: bool = True, dpi: float = views.DPI,
                  panel: str = views.DEFAULT_PANEL, below: str | None = None, cluster: str | None = None, **values):
         controls.configs_from_controls(values)  # unknown names and bad values: ValueError naming them
+        joined = None
         if cluster is not None:  # joined before the controls are built: the dropdown lists its nodes
             from lab.cluster import session
 
-            session.connect(cluster, field="cluster")
+            joined = session.connect(cluster, field="cluster")
         # A full (generation 2) garbage collection walks every object the kernel holds (torch,
         # pandas, matplotlib: ~250k here) with the GIL held: 150 ms pauses of the kernel while the
         # worker redraws. Freezing what exists now leaves those to the permanent generation
         # (measured: worst pause 155 ms -> 45 ms); what the dashboard creates later is collected as usual.
         gc.freeze()
-        self.bench = bench if bench is not None else Bench(store, budget=budget, cluster=cluster)
+        # The Cluster joined above, not its address: the Bench measures on it without joining again.
+        self.bench = bench if bench is not None else Bench(store, budget=budget, cluster=joined)
         self.store = self.bench.store
         self.debounce_s = debounce_s
         self.redraws = 0

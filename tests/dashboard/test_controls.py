@@ -71,3 +71,28 @@ def test_a_selection_this_machine_cannot_run_is_refused_with_the_measuring_reaso
     assert controls.refusal({"threads": CORES + 1}) == f"threads={CORES + 1} is more than the {CORES} cores this machine has"
     assert controls.refusal({"device": "cuda:7"}).startswith("device=cuda:7 is not on this machine")
     assert controls.refusal({"quant": "fp8"}).startswith("fp8 needs a CUDA GPU")
+
+
+def test_a_node_device_is_labelled_and_one_the_node_does_not_list_is_labelled_absent(monkeypatch):
+    from lab.cluster import session
+
+    class FakeCluster:
+        def describe(self, node):
+            return {"devices": [{"device": "cpu", "name": "EPYC", "cores": 8}, {"device": "cuda:0", "name": "H100"}]}
+
+    monkeypatch.setattr(session, "connect", lambda *a, **k: FakeCluster())
+    assert controls.device_label("box/cpu") == "box/cpu — EPYC (8 cores)"
+    assert controls.device_label("box/cuda:0") == "box/cuda:0 — H100"
+    # before: StopIteration out of next(), which the hardware dropdown's builder did not expect
+    assert controls.device_label("box/cuda:1") == "box/cuda:1 — absent (node box does not list it)"
+
+
+def test_several_whole_numbers_name_their_control():
+    assert controls.batch_sizes(8) == (8,) and controls.batch_sizes([64, 1, 8, 8]) == (1, 8, 64)
+    with pytest.raises(ValueError, match=r"^batch_sizes=\(\) is not allowed: at least one batch size"):
+        controls.batch_sizes(())
+    with pytest.raises(ValueError, match=r"^batch_sizes=\(0, 1\) is not allowed: whole numbers of 1 or more"):
+        controls.batch_sizes((0, 1))
+    with pytest.raises(ValueError, match=r"^num_workers='2' is not allowed: one or more whole numbers, e.g. \(0, 1"):
+        controls.whole_numbers("num_workers", "2", example="(0, 1, 2)", one="number of workers")
+

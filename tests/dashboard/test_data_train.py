@@ -72,6 +72,23 @@ def test_train_config_from_controls_and_bad_values_are_one_line_naming_the_field
         data_train.train_config({"colour": "red"})
 
 
+def test_a_control_refuses_what_its_widget_cannot_show_naming_the_field():
+    specs = {**data_train.control_specs("training"), "num_workers": data_train.control_specs("data")["num_workers"]}
+    assert specs["time_budget_s"].check(120.0) == 120.0 and specs["batch_size"].check(64) == 64
+    assert specs["num_workers"].check((0, 4)) == (0, 4) and specs["num_workers"].check(2) == 2
+    with pytest.raises(FieldError, match=r"^time_budget_s=300 is not allowed: a number from 1 to 120 \(the panel's"):
+        specs["time_budget_s"].check(300)
+    with pytest.raises(FieldError, match=r"^seed=10 is not allowed: a whole number from 0 to 9"):
+        specs["seed"].check(10)
+    with pytest.raises(FieldError, match=r"^batch_size=100 is not allowed: one of 8, 16, 32, 64, 128, 256$"):
+        specs["batch_size"].check(100)
+    assert specs["batch_size"].check(100, offered=[64, 100]) == 100   # a dropdown started outside its options
+    with pytest.raises(FieldError, match=r"^num_workers=\(0, 3\) is not allowed: one or more of 0, 1, 2, 4"):
+        specs["num_workers"].check((0, 3))
+    with pytest.raises(FieldError, match="num_workers=True"):
+        specs["num_workers"].check(True)                                # True == 1, but not a number of workers
+
+
 def test_describe_training_names_the_knobs():
     row = {"model": "digits-cnn", "label_noise": 0.2, "data_kept": 0.5, "keep_by": "el2n", "batch_size": 32,
            "precision": "bf16", "seed": 1}
@@ -129,6 +146,15 @@ def test_a_new_selection_stops_the_running_training_at_its_next_step():
     cancelled = [r for r in worker.rows()[0] if r["config_id"] == first.config_id]
     assert len(cancelled) == 1 and is_cancelled(cancelled[0]) and len(cancelled[0]["curve"]) == 2
     assert ("cancelled" in [e for e, _ in events]) and events[-1][0] == "done"
+
+
+def test_only_a_run_lab_train_cancelled_counts_as_cancelled():
+    from lab.train.loop import CANCELLED
+
+    assert is_cancelled({"error": CANCELLED})
+    # a failure whose one line merely starts with the word is a failure: shown, its points not dropped
+    assert not is_cancelled({"error": "CancelledError: the data loader's future was cancelled"})
+    assert not is_cancelled({"error": None}) and not is_cancelled(None)
 
 
 def test_a_stored_run_is_served_without_training_again():

@@ -114,6 +114,18 @@ def test_the_training_curve_grows_epoch_by_epoch_and_the_row_is_committed(panels
     assert len(stored) == 1 and [p["accuracy"] for p in stored[0]["curve"]] == [p["accuracy"] for p in curve(5)]
 
 
+def test_an_epoch_boundary_does_not_wait_out_the_redraw_throttle(panels):
+    training, _, _ = panels
+    fake = FakeTrain()
+    panel = training(fake, autostart=False, min_redraw_s=2.0)
+    panel.start()
+    assert panel.wait(30)
+    (started, ended), = fake.intervals
+    # before: each boundary asked for a frame and waited for it, up to 2 s after the previous one: > 8 s
+    assert ended - started < 1.5 and panel.points_seen == 5
+    assert panel.redraw_log[-1][1] == 5       # the run's row, drawn once it is in, has every point
+
+
 def test_a_new_selection_cancels_the_running_training(panels):
     training, _, store = panels
     entered, release = threading.Event(), threading.Event()
@@ -168,6 +180,26 @@ def test_a_bad_value_is_refused_naming_the_field(panels):
     assert panel.values()["label_noise"] == 0.0
     with pytest.raises(FieldError, match="a training control"):
         TrainingPanel(TrainBench(None, measure=FakeTrain()), values={"noise": 0.1})
+
+
+def test_set_refuses_what_a_widget_cannot_show_before_any_widget_changes(panels):
+    training, data, _ = panels
+    panel = training(FakeTrain(), autostart=False)
+    before = panel.values()
+    # a valid TrainConfig, but the slider ends at 120 s: ipywidgets would have clamped it to 120 silently
+    with pytest.raises(FieldError, match=r"^time_budget_s=300 is not allowed: a number from 1 to 120"):
+        panel.set(time_budget_s=300)
+    # a valid TrainConfig, but not offered: the dropdown would raise after label_noise had changed
+    with pytest.raises(FieldError, match=r"^batch_size=100 is not allowed: one of 8, 16, 32, 64, 128, 256"):
+        panel.set(label_noise=0.2, batch_size=100)
+    assert panel.values() == before and panel.measure_calls == 0
+    loader = data(FakeLoader(), autostart=False)
+    with pytest.raises(FieldError, match=r"^num_workers=\(0, 8\) is not allowed: one or more of 0, 1, 2, 4"):
+        loader.set(num_workers=(0, 8))            # a valid LoaderConfig; no toggle would have shown 8
+    assert loader.values()["num_workers"] == (0, 1, 2)
+    started = data(FakeLoader(), autostart=False, values={"batch_size": 100})  # its dropdown offers 100 too
+    started.set(batch_size=128).set(batch_size=100)
+    assert started.values()["batch_size"] == 100
 
 
 def test_loader_points_appear_as_measured(panels):

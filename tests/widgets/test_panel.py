@@ -218,6 +218,27 @@ def test_the_default_dashboard_measures_through_a_quick_bench_on_its_store(tmp_p
         dash.close()
 
 
+def test_a_cluster_is_joined_once_and_the_bench_measures_on_that_one(tmp_path, monkeypatch):
+    from lab.cluster import session
+
+    joined = []
+
+    class FakeCluster:
+        pass
+
+    def connect(address=None, **kwargs):
+        joined.append(address)
+        return FakeCluster()
+
+    monkeypatch.setattr(session, "connect", connect)
+    monkeypatch.setattr(session, "current", lambda: None)  # the dropdown: this machine's devices only
+    dash = Dashboard(store=Store(tmp_path / "s.sqlite"), autostart=False, cluster="auto")
+    try:
+        assert isinstance(dash.bench.cluster(), FakeCluster) and joined == ["auto"]  # not a second connect
+    finally:
+        dash.close()
+
+
 def _mouse(dash, kind, xy, **kwargs):
     """An ipympl mouse event, as the browser's would arrive (display pixels from the bottom left)."""
     from matplotlib.backend_bases import MouseEvent
