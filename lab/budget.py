@@ -65,11 +65,14 @@ class Budget:
         """'default', 'quick', or 'custom-<hash of the policy>' for any other budget, so that only a
         request with the very same policy reuses a custom row. (The idle baseline is a separate
         column: idle_power_w.)"""
-        plain = dataclasses.replace(self, idle_baseline_s=0.0)
-        found = next((name for name, budget in BUDGETS.items() if budget == plain), None)
-        if found is not None:
-            return found
-        return "custom-" + hashlib.sha256(repr(plain).encode()).hexdigest()[:8]
+        return policy_name(dataclasses.replace(self, idle_baseline_s=0.0), BUDGETS)
+
+
+def policy_name(policy, named: dict) -> str:
+    """The key of ``named`` whose budget equals ``policy``, else 'custom-<8 hex of sha256(repr)>': a
+    budget's name derived from its policy (Budget, lab.data.measure.LoaderBudget), never given."""
+    found = next((name for name, budget in named.items() if budget == policy), None)
+    return found if found is not None else "custom-" + hashlib.sha256(repr(policy).encode()).hexdigest()[:8]
 
 
 # Strictest first: a row of a budget serves requests of its own budget and of the ones after it.

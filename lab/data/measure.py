@@ -21,7 +21,6 @@ decoding done in the workers).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import math
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 import torch
 
 from lab import hardware
+from lab.budget import policy_name
 from lab.data.config import NO_MODEL, LoaderConfig
 from lab.data.loop import LoopStats, timed_loop, tree_cpu_s
 from lab.data import generate
@@ -66,10 +66,7 @@ class LoaderBudget:
         """'default', 'quick', or 'custom-<hash of the policy>' for any other budget (as
         lab.budget.Budget.name): derived from the policy, not given, so a custom budget's rows can
         never pass for a named budget's, and only a request with the very same policy reuses them."""
-        found = next((name for name, budget in BUDGETS.items() if budget == self), None)
-        if found is not None:
-            return found
-        return "custom-" + hashlib.sha256(repr(self).encode()).hexdigest()[:8]
+        return policy_name(self, BUDGETS)
 
 
 # Strictest first, as lab.budget.BUDGETS: a default row answers a quick request.
