@@ -74,6 +74,10 @@ class EpochBench:
         self._lock = threading.Lock()
         self.stops_asked = 0   # should_stop() calls that answered True (tests)
 
+    # lab.dashboard.worker.Worker passes a should_stop of its own (True once a newer request came):
+    # with stop_running() alone, a run that began between stop_running() and the new submit() ran on.
+    stops_when_asked = True
+
     def __getattr__(self, name):  # stored, store, budget, env_id, ...: the wrapped bench's
         if name == "bench":
             raise AttributeError(name)
@@ -84,7 +88,10 @@ class EpochBench:
         with self._lock:
             self._generation += 1
 
-    def measure(self, config) -> dict:
+    def measure(self, config, should_stop: Callable[[], bool] | None = None) -> dict:
+        """Train ``config`` through the wrapped bench; it stops at its next epoch once stop_running()
+        is called or ``should_stop()`` (the worker's: a newer request came) answers True."""
+        asked = should_stop
         with self._lock:
             generation = self._generation
         config_id = config.config_id
@@ -95,7 +102,7 @@ class EpochBench:
                 self.on_point(config, point)
 
         def should_stop() -> bool:
-            stop = self._generation != generation
+            stop = self._generation != generation or (asked is not None and asked())
             self.stops_asked += stop
             return stop
 

@@ -185,7 +185,7 @@ class Worker:
                 return self._safe_notify("cancelled", request=request, done=done, total=total)
             self.notify("progress", request=request, done=done, total=total, eta_s=self._eta(todo[i:]),
                         config=config)
-            row = self._measure(config)
+            row = self._measure(config, request)
             measured += 1
             done += 1
             self._keep(row)
@@ -195,11 +195,16 @@ class Worker:
         self.notify("done", request=request, measured=measured, cached=len(cached),
                     seconds=time.perf_counter() - started)
 
-    def _measure(self, config: Config) -> dict:
+    def _measure(self, config: Config, request: Request | None = None) -> dict:
         self.calls += 1
         with MEASURING:
             started = time.perf_counter()
-            row = self.bench.measure(config)
+            if request is not None and getattr(self.bench, "stops_when_asked", False):
+                # A bench that can stop mid-run (training, between epochs) stops once a newer request
+                # made this one stale: the worker's own generation decides, whenever the new one came.
+                row = self.bench.measure(config, should_stop=lambda: not self.is_current(request))
+            else:
+                row = self.bench.measure(config)
         seconds = time.perf_counter() - started
         if not row.get("error"):
             previous = self._estimates.get(config.model)

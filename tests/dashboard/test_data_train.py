@@ -148,6 +148,31 @@ def test_a_new_selection_stops_the_running_training_at_its_next_step():
     assert ("cancelled" in [e for e, _ in events]) and events[-1][0] == "done"
 
 
+def test_a_run_that_starts_between_stop_running_and_the_new_submit_still_stops():
+    """The race: the panel calls stop_running(), then the worker starts the queued run, then the new
+    selection is submitted. The worker's own generation stops it (its should_stop), not stop_running."""
+    curves, started, gate = LiveCurves(), threading.Event(), threading.Event()
+
+    def between(epoch):
+        if epoch == 1:
+            started.set()
+            assert gate.wait(5)
+    fake = FakeTrainBench(epochs=5, between=between)
+    bench = EpochBench(fake, curves)
+    first, second = data_train.train_config({}), data_train.train_config({"label_noise": 0.2})
+    worker = Worker(bench, lambda event, **data: None)
+    bench.stop_running()                 # the panel's stop, before the first run has begun
+    worker.submit([first])               # ... which then starts: it records the new generation
+    assert started.wait(5)
+    worker.submit([second])              # the new selection
+    gate.set()
+    assert worker.wait(10)
+    worker.close()
+    assert [c.label_noise for c in fake.calls] == [0.0, 0.2]
+    assert bench.stops_asked == 1        # the first run was told to stop at its next epoch
+    assert [r["config_id"] for r in fake.store_rows] == [second.config_id]
+
+
 def test_only_a_run_lab_train_cancelled_counts_as_cancelled():
     from lab.train.loop import CANCELLED
 
