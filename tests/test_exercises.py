@@ -15,16 +15,17 @@ from lab.teach import pruning, quantization
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def solution(notebook: str, name: str):
-    """The function ``name`` defined in a <details> solution cell of ``notebook``."""
+def solution(notebook: str, marker: str, *, first_block: bool = False, scope: dict | None = None) -> dict:
+    """The names a <details> solution of ``notebook`` containing ``marker`` defines: its code run in
+    ``scope`` (a fresh dict by default), all of it, or with ``first_block`` up to its first blank line."""
     nb = nbformat.read(NOTEBOOKS / notebook, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and "<details>" in cell.source and f"def {name}(" in cell.source:
+        if cell.cell_type == "markdown" and "<details>" in cell.source and marker in cell.source:
             code = re.search(r"```python\n(.*?)```", cell.source, re.S).group(1)
-            scope = {}
-            exec(code, scope)
-            return scope[name]
-    raise AssertionError(f"{notebook} has no <details> solution defining {name}")
+            scope = {} if scope is None else scope
+            exec(code.split("\n\n")[0] if first_block else code, scope)
+            return scope
+    raise AssertionError(f"{notebook} has no <details> solution containing {marker}")
 
 
 def not_yet(check, wrong, hint: str, capsys) -> None:
@@ -39,7 +40,7 @@ def placeholder(*args):
 
 
 def test_scale_solution_is_right(capsys):
-    assert exercises.check_scale(solution("04_quantization.ipynb", "int8_scale")) is True
+    assert exercises.check_scale(solution("04_quantization.ipynb", "def int8_scale(")["int8_scale"]) is True
     assert capsys.readouterr().out.strip() == "right"
 
 
@@ -58,7 +59,7 @@ def test_scale_wrong_answers_are_not_yet(wrong, hint, capsys):
 
 
 def test_zero_fraction_solution_is_right(capsys):
-    assert exercises.check_zero_fraction(solution("03_pruning.ipynb", "zero_fraction")) is True
+    assert exercises.check_zero_fraction(solution("03_pruning.ipynb", "def zero_fraction(")["zero_fraction"]) is True
     assert capsys.readouterr().out.strip() == "right"
 
 
@@ -89,20 +90,8 @@ def test_the_student_function_cannot_change_the_cases():
     assert exercises.check_zero_fraction(lambda w: float((w == 0).float().mean())) is True
 
 
-def solution_scope(notebook: str, marker: str) -> dict:
-    """Run the first line-block of a <details> solution that contains ``marker`` up to its first blank line."""
-    nb = nbformat.read(NOTEBOOKS / notebook, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and "<details>" in cell.source and marker in cell.source:
-            code = re.search(r"```python\n(.*?)```", cell.source, re.S).group(1).split("\n\n")[0]
-            scope = {}
-            exec(code, scope)
-            return scope
-    raise AssertionError(f"{notebook} has no <details> solution containing {marker}")
-
-
 def test_summary_prediction(capsys):
-    assert exercises.check_summary_prediction(solution_scope("01_measuring_right.ipynb", "predicted =")["predicted"])
+    assert exercises.check_summary_prediction(solution("01_measuring_right.ipynb", "predicted =", first_block=True)["predicted"])
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [({"mean": 1.0, "p50": 1.0, "p99": 10.0}, "spreads the two slow calls"),
                         ({"mean": 1.18, "p50": 1.18, "p99": 10.0}, "middle call"),
@@ -113,7 +102,7 @@ def test_summary_prediction(capsys):
 
 
 def test_serving_batch(capsys):
-    assert exercises.check_serving_batch(solution_scope("02_batch_size.ipynb", "def serving_batch")["serving_batch"]) is True
+    assert exercises.check_serving_batch(solution("02_batch_size.ipynb", "def serving_batch", first_block=True)["serving_batch"]) is True
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [(lambda rows, t: int(rows.loc[rows["latency_ms_p50"] <= t, "batch_size"].max()), "p50"),
                         (lambda rows, t: int(rows.loc[rows["latency_ms_p99"] <= t, "batch_size"].min()), "smallest"),
@@ -124,10 +113,10 @@ def test_serving_batch(capsys):
 
 
 def test_electricity_cost(capsys):
-    scope = {"costs": __import__("lab.costs", fromlist=["costs"])}
-    code = solution_scope("05_energy_carbon_cost.ipynb", "def electricity_usd_per_1m")
-    fn = code["electricity_usd_per_1m"]
-    fn.__globals__.update(scope)
+    from lab import costs
+
+    fn = solution("05_energy_carbon_cost.ipynb", "def electricity_usd_per_1m", first_block=True,
+                  scope={"costs": costs})["electricity_usd_per_1m"]
     assert exercises.check_electricity_cost(fn) is True
     assert capsys.readouterr().out.strip() == "right"
     assert fn(1.0, 0.15) == pytest.approx(1.0 * 1e3 / 3.6e6 * 0.15)   # 1 mJ x 1e6 = 1 kJ; at $0.15/kWh
@@ -139,7 +128,7 @@ def test_electricity_cost(capsys):
 
 
 def test_dominates(capsys):
-    assert exercises.check_dominates(solution_scope("07_scaling_pareto.ipynb", "def dominates")["dominates"]) is True
+    assert exercises.check_dominates(solution("07_scaling_pareto.ipynb", "def dominates", first_block=True)["dominates"]) is True
     assert capsys.readouterr().out.strip() == "right"
     lat, acc = "latency_ms_p50", "accuracy"
     for wrong, hint in [(lambda a, b: a[lat] < b[lat] and a[acc] > b[acc], "too strict"),
@@ -151,7 +140,7 @@ def test_dominates(capsys):
 
 
 def test_stall_fraction(capsys):
-    assert exercises.check_stall_fraction(solution("09_data_pipelines.ipynb", "stall_fraction")) is True
+    assert exercises.check_stall_fraction(solution("09_data_pipelines.ipynb", "def stall_fraction(")["stall_fraction"]) is True
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [(lambda w, s: sum(w) / sum(s), "waiting / computing"),
                         (lambda w, s: sum(s) / (sum(w) + sum(s)), "model step"),
@@ -163,7 +152,7 @@ def test_stall_fraction(capsys):
 
 
 def test_energy_to_accuracy(capsys):
-    assert exercises.check_energy_to_accuracy(solution("10_training_energy.ipynb", "energy_to_accuracy")) is True
+    assert exercises.check_energy_to_accuracy(solution("10_training_energy.ipynb", "def energy_to_accuracy(")["energy_to_accuracy"]) is True
     assert capsys.readouterr().out.strip() == "right"
     for wrong, hint in [(lambda c, t: c[-1]["energy_j"], "end of the run"),
                         (lambda c, t: next((p["seconds"] for p in c if p["accuracy"] >= t), float("nan")), "time (s)"),

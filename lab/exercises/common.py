@@ -8,9 +8,10 @@ import torch
 RTOL = 1e-5
 
 
-def number(value) -> float | None:
-    """A plain float from a Python number or a one-element tensor / array; None if it is not one."""
-    if isinstance(value, (bool, str, bytes)):  # "0.1" is text that looks like a number, not an answer
+def number(value, allow_nan: bool = False) -> float | None:
+    """A plain float from a Python number or a one-element tensor / array; None if it is not one
+    (NaN passes only with ``allow_nan``: an answer such as "never reached")."""
+    if isinstance(value, (bool, str, bytes)) or value is None:  # "0.1" is text that looks like a number
         return None
     try:
         if hasattr(value, "numel") and value.numel() != 1:
@@ -20,11 +21,16 @@ def number(value) -> float | None:
         as_float = float(value)
     except (TypeError, ValueError):
         return None
+    if math.isnan(as_float):
+        return as_float if allow_nan else None
     return as_float if math.isfinite(as_float) else None
 
 
-def close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=RTOL, abs_tol=1e-12)
+def close(a: float, b: float, rel_tol: float = RTOL, abs_tol: float = 1e-12) -> bool:
+    """a and b agree within the tolerances; two NaNs agree (both say "none"), NaN and a number do not."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
 
 
 def shown(w: torch.Tensor) -> str:
@@ -51,6 +57,13 @@ def call(fn, *args):
         return None, "your function raised NotImplementedError: the placeholder is still there, replace it with your code"
     except Exception as e:  # noqa: BLE001 — a student's bug is reported, never raised
         return None, f"your function raised {type(e).__name__}: {e}"
+
+
+def in_case(failed: str, case: str) -> str:
+    """``failed`` (call's why) with the case it failed on in front, where the function raised on it;
+    the placeholder's NotImplementedError is the same on every case, so it is left as it is."""
+    raised = failed.startswith("your function raised") and "NotImplementedError" not in failed
+    return f"for {case}, {failed}" if raised else failed
 
 
 def report(ok: bool, why: str = "") -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from lab.exercises.common import call, number, report
+from lab.exercises.common import call, close, in_case, number, report
 
 # (seconds each next(iterator) waited, seconds each model step took), per batch
 CASES = [
@@ -34,24 +34,19 @@ def _hints(wait_s, step_s) -> list[tuple[float, str]]:
     ]
 
 
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
-
-
 def check_stall_fraction(student_fn) -> bool:
     """``student_fn(wait_s, step_s) -> fraction``: the share (0-1) of a loop's time spent waiting for data."""
     for wait_s, step_s in CASES:
         case = f"wait_s={wait_s}, step_s={step_s}"
-        answer, failed = call(student_fn, list(wait_s), list(step_s))
+        answer, failed = call(student_fn, wait_s, step_s)
         if failed:
-            return report(False, failed if not failed.startswith("your function raised") or "NotImplemented" in failed
-                          else f"for {case} {failed}")
+            return report(False, in_case(failed, case))
         got, want = number(answer), expected(wait_s, step_s)
         if got is None:
             return report(False, f"for {case} your function returned {answer!r}; expected one number")
-        if _close(got, want):
+        if close(got, want, rel_tol=1e-6, abs_tol=1e-9):
             continue
-        why = next((hint for value, hint in _hints(wait_s, step_s) if not math.isnan(value) and _close(got, value)),
+        why = next((hint for value, hint in _hints(wait_s, step_s) if close(got, value, rel_tol=1e-6, abs_tol=1e-9)),
                    "add up the waiting, and divide by the loop's total time (waiting + model steps)")
         return report(False, f"for {case} your function returned {got:.6g}, expected {want:.6g}: {why}")
     return report(True)

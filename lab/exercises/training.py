@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 
-from lab.exercises.common import call, report
+from lab.exercises.common import call, close, in_case, number, report
 from lab.train import time_to_accuracy
 
 
@@ -27,33 +27,18 @@ def cases() -> list[tuple[list[dict], float, str]]:
             (never, 0.9, "a run that never reaches the target (noisy labels)")]
 
 
-def _number(value) -> float | None:
-    """A float, NaN included (a run that never reaches the target has ETA NaN); None for anything else."""
-    if isinstance(value, (bool, str, bytes)) or value is None:  # "12" is text, not a number of joules
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _same(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
 def check_energy_to_accuracy(student_fn) -> bool:
     """``student_fn(curve, target) -> joules``: the energy (J) at the first curve point whose accuracy is at or
     above ``target`` (energy-to-accuracy, ETA), or math.nan when no point reaches it."""
     for curve, target, about in cases():
         answer, failed = call(student_fn, copy.deepcopy(curve), target)
         if failed:
-            return report(False, f"for {about}, {failed}" if failed.startswith("your function raised") and
-                          "NotImplementedError" not in failed else failed)
-        got, expected = _number(answer), time_to_accuracy(curve, target)["eta_j"]
+            return report(False, in_case(failed, about))
+        got, expected = number(answer, allow_nan=True), time_to_accuracy(curve, target)["eta_j"]
         if got is None:
             return report(False, f"for {about}, your function returned {answer!r}; expected a number of joules "
                                   "(math.nan when the target is never reached)")
-        if _same(got, expected):
+        if close(got, expected, rel_tol=1e-9):
             continue
         hints = [
             (next((p["energy_j"] for p in curve if p["accuracy"] > target), math.nan),
@@ -67,7 +52,7 @@ def check_energy_to_accuracy(student_fn) -> bool:
             (0.0, "a run that never reaches the target has no ETA: return math.nan, not 0 (0 J would look free)"),
         ]
         why = hints[-1][1] if math.isnan(expected) else next(
-            (hint for value, hint in hints if _same(got, value)), "expected the energy_j of the first point with "
+            (hint for value, hint in hints if close(got, value, rel_tol=1e-9)), "expected the energy_j of the first point with "
                                                                   "accuracy >= target")
         return report(False, f"for {about} (target {target}), your function returned {got:g} J, expected "
                               f"{expected:g} J: {why}")
