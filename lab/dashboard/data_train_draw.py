@@ -17,14 +17,21 @@ import math
 from matplotlib.figure import Figure
 
 from lab import plots
+from lab.columns import TRAINING_LABELS
+from lab.data.plots import RATE_COLUMNS, THROUGHPUT_LABEL
 
 WIDTH_IN, HEIGHT_IN, DPI = 7.6, 5.6, 100
-LOADER_SERIES = (("loader_sps", "loader alone"), ("model_sps", "model alone (synthetic data)"),
-                 ("pipeline_sps", "loader + model"))
-THROUGHPUT_LABEL = "throughput (samples/s)"
+# Legend names of lab.data.plots' rate columns: no unit (the axis, THROUGHPUT_LABEL, has it), and the
+# panel's own words for the model and the pipeline series (the panel's tests read them).
+_SERIES_NAMES = {"loader_sps": "loader alone", "model_sps": "model alone (synthetic data)",
+                 "pipeline_sps": "loader + model"}
+LOADER_SERIES = tuple((column, _SERIES_NAMES[column]) for column in RATE_COLUMNS)
 WORKERS_LABEL = "DataLoader workers (num_workers)"
-STALL_LABEL = "stall fraction (0–1)"  # the share of the loop's time spent waiting for the next batch
-ACCURACY_LABEL = "held-out accuracy (0–1)"
+# Short, not lab.data.plots.LABELS["stall_frac"]: that one drawn here measured 369 px tall on a 219 px
+# axis, running off the figure; what the fraction is is said inside the axis instead (draw_loader).
+STALL_LABEL = "stall fraction (0–1)"
+ACCURACY_LABEL = TRAINING_LABELS["accuracy"]
+# Not TRAINING_LABELS["seconds"] ("time since training began (s)"): the panel's tests read these words.
 TIME_LABEL = "training time (s)"
 PAST = {"color": "#9e9e9e", "alpha": 0.55, "linewidth": 1.0}
 EMPTY = "no points yet"
@@ -48,10 +55,16 @@ def ok(row) -> bool:
     return not row.get("error")
 
 
+def source_text(sources) -> str:
+    """The energy sources named (e.g. 'estimate, rapl', sorted), or 'not known yet': never blank. A
+    missing source (None, or NaN from a DataFrame) is left out, not named 'nan'."""
+    found = sorted({s for s in sources if isinstance(s, str) and s})
+    return ", ".join(found) if found else "not known yet"
+
+
 def energy_label(sources) -> str:
     """'training energy (J, source: estimate)': the sources of the drawn rows, never blank."""
-    found = sorted({str(s) for s in sources if s})
-    return f"training energy (J, source: {', '.join(found) if found else 'not known yet'})"
+    return f"training energy (J, source: {source_text(sources)})"
 
 
 def _empty(ax, text: str = EMPTY) -> None:
@@ -105,9 +118,9 @@ def draw_loader(axes, rows: list[dict], current_ids=None) -> int:
     bottom.set_xticks(sorted(set(xs)))
     energy = [(_number(r.get("energy_mj_per_sample")), r.get("energy_source")) for r in shown]
     note = ", ".join(f"{e:.3g}" for e, _ in energy if not math.isnan(e))
-    sources = sorted({str(s) for _, s in energy if s})
     if note:
-        bottom.set_title(f"energy per sample, loader + model (mJ, source: {', '.join(sources) or '?'}): {note}",
+        source = source_text(s for _, s in energy)
+        bottom.set_title(f"energy per sample, loader + model (mJ, source: {source}): {note}",
                          fontsize="small")
     bottom.text(0.99, 0.97, "share of the loop's time spent waiting for the next batch", transform=bottom.transAxes,
                 ha="right", va="top", fontsize="small", color="#555")

@@ -10,6 +10,7 @@ import html
 
 import pandas as pd
 
+from lab.cluster import names as device_names
 from lab.config import KNOBS
 from lab.dashboard import controls
 from lab.dashboard.figure import card_lines, card_note, card_row, tradeoff_batch
@@ -140,12 +141,15 @@ CEILINGS_S = 2.5  # about how long a device's ceilings take to measure on a lapt
 def slow_steps(config, bench) -> list[str]:
     """What measuring ``config`` will do besides the measurement itself that takes seconds, with how
     long, so the status line says it instead of looking stuck: a thread count's ceilings (once per
-    machine), recovery fine-tuning, a first compile."""
+    machine), recovery fine-tuning, a first compile. A cluster node's device (``<node>/<device>``) gets no
+    ceilings step: whether the node has its ceilings is in the node's store, which this machine can't read
+    (and asking ``bench.environment`` for a node's device would go to the cluster)."""
     from lab import roofline
 
     steps = []
-    env_id = bench.environment(config.device)["env_id"]
-    if not roofline.known(config.device, config.threads, store=bench.store, env_id=env_id):
+    if not device_names.is_node_device(config.device) and not roofline.known(
+            config.device, config.threads, store=bench.store,
+            env_id=bench.environment(config.device)["env_id"]):
         steps.append(f"measuring this machine's ceilings at {config.threads} thread(s), once (~{CEILINGS_S:.0f} s)")
     if config.finetune_epochs:
         steps.append(f"fine-tuning {config.finetune_epochs} epoch(s) after pruning")

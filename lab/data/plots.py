@@ -19,6 +19,7 @@ LABELS = {
     "energy_mj_per_sample": "energy per sample (mJ)",
 }
 RATE_COLUMNS = ("loader_sps", "model_sps", "pipeline_sps")
+THROUGHPUT_LABEL = "throughput (samples/s)"  # the y axis of the three rates (lab.dashboard draws it too)
 
 
 def label(column: str) -> str:
@@ -43,7 +44,7 @@ def rates(df, x: str, ax=None):
         if column in ok and ok[column].notna().any():
             series = ok.groupby(x)[column].median()
             ax.plot([str(v) for v in series.index], series.to_numpy(), style, label=label(column))
-    ax.set(xlabel=label(x), ylabel="throughput (samples/s)", ylim=(0, None))
+    ax.set(xlabel=label(x), ylabel=THROUGHPUT_LABEL, ylim=(0, None))
     ax.legend(frameon=False, fontsize="small")
     return ax
 

@@ -233,8 +233,7 @@ class Dashboard:
             self.progress.value = data["done"]
             self._status(f"{data['done']}/{data['total']} points" + _eta(data["eta_s"], data["done"], data["total"]))
         elif event == "progress":
-            # A cluster node's own first-time steps are its business (this machine's store can't tell).
-            slow = [] if "/" in data["config"].device else describe.slow_steps(data["config"], self.bench)
+            slow = describe.slow_steps(data["config"], self.bench)
             self._status(f"measuring {controls.describe(data['config'])} ({data['done'] + 1}/{data['total']})"
                          + (" · " + "; ".join(slow) if slow else "") + _eta(data["eta_s"], data["done"], data["total"]))
         elif event == "done":

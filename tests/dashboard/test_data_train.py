@@ -278,3 +278,20 @@ def test_training_panel_draws_the_current_run_past_runs_grey_and_contended_dashe
 def test_energy_label_always_names_a_source():
     assert energy_label([None]) == "training energy (J, source: not known yet)"
     assert energy_label(["rapl", "estimate", None]) == "training energy (J, source: estimate, rapl)"
+
+
+def test_loader_energy_title_says_an_unknown_source_as_the_training_axis_does():
+    _, bottom = axes = axes_pair()
+    draw_loader(axes, [loader_row(0) | {"energy_source": None}, loader_row(1) | {"energy_source": math.nan}])
+    assert "(mJ, source: not known yet)" in bottom.get_title()          # was "source: ?"
+    assert energy_label([math.nan]) == "training energy (J, source: not known yet)"  # NaN is not a source
+
+
+def test_loader_panel_uses_the_loader_figures_columns_and_axis_label():
+    from lab.dashboard.data_train_draw import LOADER_SERIES
+    from lab.data import plots as data_plots
+
+    assert tuple(column for column, _ in LOADER_SERIES) == data_plots.RATE_COLUMNS
+    top, _ = axes = axes_pair()
+    draw_loader(axes, [loader_row(0)])
+    assert top.get_ylabel() == data_plots.THROUGHPUT_LABEL

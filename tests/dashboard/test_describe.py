@@ -46,3 +46,21 @@ def test_slow_steps_say_what_takes_seconds_before_it_runs(tmp_path):
     env_id = bench.environment("cpu")["env_id"]
     bench.store.put_ceilings(env_id, "cpu", 1, {"peak_gflops": {"fp32": 1.0}, "bandwidth_gbs": 1.0})
     assert slow_steps(lab.Config(model="digits-cnn", threads=1), bench) == []  # stored: answered at once
+
+
+def test_slow_steps_of_a_node_device_skip_only_the_ceilings():
+    """A cluster node's device: no ceilings step (the node's store has them, not this one; the bench is not
+    asked), but fine-tuning and compiling are still said (the panel used to drop every step)."""
+    import lab
+    from lab.dashboard.describe import slow_steps
+
+    class NoEnvironment:
+        store = None
+
+        def environment(self, device):
+            raise AssertionError(f"asked for {device}'s environment")
+
+    config = lab.Config(model="digits-cnn", device="n1/cpu", prune_method="structured", sparsity=0.5,
+                        finetune_epochs=2, compile=True)
+    assert slow_steps(config, NoEnvironment()) == [
+        "fine-tuning 2 epoch(s) after pruning", "compiling the model (torch.compile: ~20 s the first time)"]
