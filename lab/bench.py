@@ -64,6 +64,8 @@ class Bench(RowPath):
                  the node and are committed here, with the node's environment.
     """
 
+    _reuse_args = ("budget",)  # row(config, budget=...): which stored rows serve depends on the budget
+
     def __init__(self, store: Store | str | None = DEFAULT_STORE, *, budget: Budget | str = "default",
                  measure: Callable[..., dict] | None = None, environment: Callable[[str], dict] | None = None,
                  clock: Callable[[], float] = time.perf_counter, cluster=None):
@@ -130,11 +132,6 @@ class Bench(RowPath):
             self._fill(row, lambda: measure(config, budget, store=self.store, env=env, prepared=self.prepared))
         row["seconds"] = self.clock() - started
         return self._commit(row, env)
-
-    def row(self, config: Config, *, budget: Budget | None = None, force: bool = False) -> dict:
-        """The newest stored row that may answer ``config``, else a new measurement."""
-        found = [] if force else self.stored(config, budget)
-        return found[-1] if found else self.measure(config, budget)
 
     def rows(self, configs: Config | Iterable[Config], *, repeats: int = 1, force: bool = False,
              budget: Budget | None = None, on_row: Callable[[dict], None] | None = None,

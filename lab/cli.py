@@ -247,19 +247,11 @@ def cmd_sweep(args, out, err) -> int:
 
 
 def cmd_env(args, out, err) -> int:
-    from lab.measure import energy
-
     cluster = cluster_cli.join(args)
     if cluster is not None:  # every node of the cluster, as below for this machine
         return cluster_cli.cmd_env(cluster, args, out)
-    info = hardware.describe()
+    info = hardware.describe_with_energy()
     for dev in info["devices"]:
-        source = energy.choose_source(dev["device"])
-        try:
-            dev["energy_source"], dev["energy_note"] = source.name, source.note
-            dev["energy_assumption"], dev["energy_why"] = source.assumption, energy.describe(source)
-        finally:
-            source.close()
         if args.ceilings:
             dev["ceilings"] = _ceilings(dev, args.store, args.remeasure)
     if args.format == "json":
@@ -269,18 +261,25 @@ def cmd_env(args, out, err) -> int:
         if key != "devices":
             print(f"{key:<16} {value}", file=out)
     for dev in info["devices"]:
-        print(f"\n{dev['device']}: {dev['name']}", file=out)
-        for key in ("memory_gib", "cores", "default_threads", "capability", "power_limit_w", "sm_clock_mhz",
-                    "max_sm_clock_mhz", "memory_clock_mhz"):
-            if key in dev:
-                print(f"  {key:<16} {dev[key]}", file=out)
-        print(f"  {'energy':<16} {dev['energy_why']}", file=out)
-        if "ceilings" in dev:
-            ceilings = dev["ceilings"]
-            peaks = ", ".join(f"{p} {g:.0f}" for p, g in ceilings.get("peak_gflops", {}).items())
-            print(f"  {'ceilings':<16} GFLOP/s: {peaks}; copy {ceilings.get('bandwidth_gbs', 0):.1f} GB/s "
-                  f"({ceilings.get('threads', '?')} threads, measured {ceilings.get('measured_at', '?')})", file=out)
+        print_device(dev, out)
     return 0
+
+
+def print_device(dev: dict, out, label: str | None = None, indent: str = "") -> None:
+    """One device of ``env`` (a hardware.describe_with_energy() entry): a blank line, ``label`` (default:
+    its device string) and name, then its facts, energy source and any ceilings, ``indent`` before each
+    line. lab.cluster.cli prints each node's devices with it too."""
+    print(f"\n{indent}{label or dev['device']}: {dev['name']}", file=out)
+    for key in ("memory_gib", "cores", "default_threads", "capability", "power_limit_w", "sm_clock_mhz",
+                "max_sm_clock_mhz", "memory_clock_mhz"):
+        if key in dev:
+            print(f"{indent}  {key:<16} {dev[key]}", file=out)
+    print(f"{indent}  {'energy':<16} {dev['energy_why']}", file=out)
+    if "ceilings" in dev:
+        ceilings = dev["ceilings"]
+        peaks = ", ".join(f"{p} {g:.0f}" for p, g in ceilings.get("peak_gflops", {}).items())
+        print(f"{indent}  {'ceilings':<16} GFLOP/s: {peaks}; copy {ceilings.get('bandwidth_gbs', 0):.1f} GB/s "
+              f"({ceilings.get('threads', '?')} threads, measured {ceilings.get('measured_at', '?')})", file=out)
 
 
 def _ceilings(dev: dict, store_path, remeasure: bool = False) -> dict:

@@ -9,7 +9,6 @@ rule about what a row means.
 """
 from __future__ import annotations
 
-import datetime
 import time
 import traceback
 from typing import Callable
@@ -18,7 +17,7 @@ from lab import hardware
 from lab.budget import Budget
 from lab.errors import FieldError
 from lab.runner import one_line
-from lab.store import INFERENCE, Store
+from lab.store import INFERENCE, Store, utc_now
 
 DEFAULT_STORE = "default"  # sentinel: the store at lab.store.default_path()
 
@@ -30,9 +29,12 @@ def open_store(store: Store | str | None, *, create: bool = True) -> Store | Non
     return Store(None if store == DEFAULT_STORE else store, create=create)
 
 
-def utc_now() -> str:
-    """The ``measured_at`` stamp: UTC, to the second."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+def error_columns(exc: BaseException) -> dict:
+    """The columns a failed measurement's row carries: ``error`` (one line, lab.runner.one_line) and
+    ``error_detail`` (the exception's own lines, its last 2000 characters). The same here and on a
+    cluster node (lab.cluster.tasks)."""
+    return {"error": one_line(exc),
+            "error_detail": "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]}
 
 
 class RowPath:
@@ -77,6 +79,17 @@ class RowPath:
         rows = self.store.rows(config_id=config.config_id, env_id=env_id, kind=self.kind or INFERENCE)
         return [{**r, "from_store": True} for r in rows if serves(r)]
 
+    # row() keyword arguments that decide reuse as well as the measurement, passed to stored() too
+    # (Bench: budget); every other keyword goes to measure() alone (TrainBench: on_epoch, should_stop).
+    _reuse_args: tuple[str, ...] = ()
+
+    def row(self, config, force: bool = False, **kwargs) -> dict:
+        """The newest stored row that may answer ``config``, else a new measurement (``force``: always
+        measure). ``kwargs`` go to the subclass's ``measure`` (and those named in ``_reuse_args`` to its
+        ``stored``)."""
+        found = [] if force else self.stored(config, **{k: kwargs[k] for k in self._reuse_args if k in kwargs})
+        return found[-1] if found else self.measure(config, **kwargs)
+
     def _new_row(self, config, env: dict, budget, **versions) -> dict:
         """A row's identity before it is measured: kind, knobs, ids, time, budget, code versions."""
         kind = {"kind": self.kind} if self.kind else {}
@@ -94,8 +107,7 @@ class RowPath:
             row.update((k, v) for k, v in measured.items() if k not in own)
             return True
         except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error; the sweep goes on
-            row["error"] = one_line(exc)
-            row["error_detail"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]
+            row.update(error_columns(exc))
             return False
 
     def _commit(self, row: dict, env: dict, *, store: bool = True) -> dict:

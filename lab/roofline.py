@@ -20,9 +20,9 @@ and a ``roofline_note`` saying why, never another precision's ceiling.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
 
 from lab.numbers import finite
+from lab.store import utc_now
 
 # Every precision a scheme may compute in (lab.transforms.quantize.PRECISIONS), all measured by default:
 # a row whose precision has no ceiling gets no roofline_frac, so each one the lab can run is measured
@@ -153,7 +153,7 @@ def measure_ceilings(device: str, precisions=PRECISIONS, *, min_run_s: float = 0
         torch.cuda.empty_cache()  # give the copy buffers back before the runner measures memory
     return {"device": str(device), "threads": torch.get_num_threads(), "peak_gflops": peaks,
             "bandwidth_gbs": bandwidth, "unsupported": unsupported, "matmul_n": sizes, "copy_mib": copy_mib,
-            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "measured_at": utc_now()}
 
 
 _CACHE: dict[tuple, dict] = {}  # (env_id, device, threads) -> ceilings: the runner asks on every row

@@ -73,7 +73,9 @@ def default_path() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "results" / "lab.sqlite"
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """Now, UTC, to the second, ISO 8601 ('2026-01-31T12:00:00+00:00'): every stamp the lab writes
+    (rows' measured_at, the store's created_at, manifests, ceilings)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -168,7 +170,7 @@ class Store:
             for stmt in [*filter(str.strip, _SCHEMA.split(";")), _CEILINGS_SCHEMA]:  # executescript would COMMIT
                 con.execute(stmt)
             con.execute("INSERT OR IGNORE INTO lab_meta VALUES ('schema_version', ?), "
-                        "('created_at', ?)", (str(SCHEMA_VERSION), _now()))
+                        "('created_at', ?)", (str(SCHEMA_VERSION), utc_now()))
         self._check_version(con)
 
     def _check_version(self, con: sqlite3.Connection) -> None:
@@ -202,7 +204,7 @@ class Store:
             raise ValueError(f"env_id={env_id!r} is not valid; give a non-empty string in env")
         if error is not None and not isinstance(error, str):
             raise ValueError(f"error={error!r:.60} is not valid; give a string message or None")
-        row_json, env_json, now = _dumps(row, "row"), _dumps(env, "env"), _now()
+        row_json, env_json, now = _dumps(row, "row"), _dumps(env, "env"), utc_now()
         with self._connect() as con, _transaction(con):
             con.execute("INSERT OR IGNORE INTO environments VALUES (?, ?, ?)",
                         (env_id, env_json, now))
@@ -276,7 +278,7 @@ class Store:
         text = _dumps(ceilings, "ceilings")
         with self._connect() as con, _transaction(con):
             con.execute("INSERT OR REPLACE INTO ceilings VALUES (?, ?, ?, ?, ?)",
-                        (env_id, device, int(threads), text, _now()))
+                        (env_id, device, int(threads), text, utc_now()))
 
     def __len__(self) -> int:
         with self._connect() as con:

@@ -325,3 +325,16 @@ def test_each_reader_sees_one_kind_of_row_and_export_keeps_all(tmp_path):
     out = store.export(tmp_path / "all.csv")
     text = out.read_text()
     assert "tta_s" in text and "stall_frac" in text and text.count("\n") == 4
+
+
+def test_utc_now_is_the_one_stamp_every_writer_uses():
+    import datetime
+    import re
+
+    from lab import paths, roofline, store
+    from lab.study import sweep
+
+    stamp = store.utc_now()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", stamp)
+    assert datetime.datetime.fromisoformat(stamp).utcoffset() == datetime.timedelta(0)
+    assert paths.utc_now is roofline.utc_now is sweep.utc_now is store.utc_now

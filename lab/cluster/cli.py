@@ -8,6 +8,7 @@ import argparse
 import json
 
 from lab.cluster import names
+from lab.errors import FieldError
 
 HELP = ("join a Ray cluster and measure on its nodes: auto, host:port or ray://host:port "
         "(default: $LAB_CLUSTER; unset: this machine only, Ray is not used)")
@@ -50,7 +51,14 @@ def wants_comparison(values: list[str] | None) -> bool:
 
 
 def cmd_env(cluster, args, out) -> int:
-    """Every node: its devices (name, memory, cores), CPU model, energy source, as ``env`` shows this machine."""
+    """Every node: its devices (name, memory, cores), CPU model, energy source, as ``env`` shows this
+    machine. ``--ceilings`` is refused (FieldError): they are measured and stored on this machine, for
+    its own devices; nothing measures or stores them on a node yet."""
+    from lab.cli import print_device  # lab.cli imports this module
+
+    if getattr(args, "ceilings", False):
+        raise FieldError("--ceilings", True, "with --cluster: ceilings are measured on this machine only "
+                         "(run `python -m lab env --ceilings` on each node)")
     infos = cluster.describe_all()
     if args.format == "json":
         print(json.dumps({"cluster": cluster.address, "nodes": infos}, indent=2, default=str), file=out)
@@ -60,9 +68,5 @@ def cmd_env(cluster, args, out) -> int:
         print(f"\nnode {info['node']} ({info['node_address']}): {info['cpu_model']}, torch {info['torch_version']}, "
               f"lab {info['lab_version']}", file=out)
         for dev in info["devices"]:
-            print(f"  {names.node_device(info['node'], dev['device'])}: {dev['name']}", file=out)
-            for key in ("memory_gib", "cores", "capability", "power_limit_w"):
-                if key in dev:
-                    print(f"    {key:<14} {dev[key]}", file=out)
-            print(f"    {'energy':<14} {dev['energy_why']}", file=out)
+            print_device(dev, out, label=names.node_device(info["node"], dev["device"]), indent="  ")
     return 0

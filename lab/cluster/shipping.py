@@ -4,7 +4,8 @@ A built-in goes by name: the node has the lab installed, and the model fingerpri
 code, lab.prepare.model_fingerprint) sent along proves the node's copy is this machine's. A model
 the user registered (a built-in's name registered again included) goes by value: its registry
 entry, cloudpickled by Ray, with the user's own module pickled by value too (the node has the lab,
-not the user's files).
+not the user's files), and its fingerprint, under which the node keeps one copy of it
+(lab.cluster.tasks._register).
 """
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ def _by_value_modules(spec) -> None:
 
 
 def model_payload(name: str) -> dict:
-    """``{"model_by_value": spec or None, "fingerprint": str or None}``: the keyword arguments of
+    """``{"model_by_value": spec or None, "fingerprint": str}``: the keyword arguments of
     lab.cluster.tasks.measure_on_node that carry model ``name``."""
     spec = registry.get(name)
     builtin = any(b.name == spec.name and b.build is spec.build for b in registry.builtin_specs())
     if builtin:
         return {"model_by_value": None, "fingerprint": prepare.model_fingerprint(name)}
     _by_value_modules(spec)
-    return {"model_by_value": spec, "fingerprint": None}
+    # The fingerprint travels with a by-value model too: not to check the node's copy (it is this
+    # one), but as the key under which the node keeps one spec object for every configuration of it.
+    return {"model_by_value": spec, "fingerprint": prepare.model_fingerprint(name)}

@@ -8,9 +8,8 @@ the local Bench commits the row either way.
 from __future__ import annotations
 
 import time
-import traceback
 
-from lab import hardware, prepare, runner, support
+from lab import hardware, paths, prepare, runner, support
 from lab.config import Config
 from lab.models import registry
 
@@ -20,24 +19,31 @@ _PREPARED = prepare.PreparedCache()
 
 
 def describe_node() -> dict:
-    """The node's lab.hardware.describe(), each device with its energy source and environment."""
-    from lab.measure import energy
-
-    info = hardware.describe()
+    """The node's lab.hardware.describe_with_energy() (as ``python -m lab env`` shows this machine),
+    each device also with its environment fingerprint."""
+    info = hardware.describe_with_energy()
     for dev in info["devices"]:
-        source = energy.choose_source(dev["device"])
-        try:
-            dev["energy_source"], dev["energy_why"] = source.name, energy.describe(source)
-        finally:
-            source.close()
         dev["environment"] = hardware.environment(dev["device"])
     return info
 
 
-def _register(model_by_value) -> None:
-    """A user's model, shipped by value (its registry entry, cloudpickled by Ray), registered here."""
-    if model_by_value is not None:
-        registry.register(model_by_value)
+# A user's model arrives unpickled anew with every configuration: a new spec object each time, so
+# the caches keyed by the spec (lab.prepare's built model and fingerprint, PreparedCache's transform
+# key) would never hit. The first copy of each (name, driver's fingerprint) is kept and registered
+# instead: later configurations of that model reuse its built and transformed models. One entry per
+# distinct model a driver ships (a changed model has another fingerprint).
+_SHIPPED: dict[tuple[str, str], object] = {}
+
+
+def _register(model_by_value, fingerprint: str | None = None):
+    """A user's model, shipped by value (its registry entry, cloudpickled by Ray), registered here;
+    the spec registered (the first one shipped with this name and ``fingerprint``), or None."""
+    if model_by_value is None:
+        return None
+    spec = model_by_value
+    if fingerprint is not None:
+        spec = _SHIPPED.setdefault((model_by_value.name, fingerprint), model_by_value)
+    return registry.register(spec)
 
 
 def measure_on_node(fields: dict, budget, *, env: dict, model_by_value=None, fingerprint: str | None = None) -> dict:
@@ -50,7 +56,7 @@ def measure_on_node(fields: dict, budget, *, env: dict, model_by_value=None, fin
     (it finished while they were collected) or inflated (it waited behind its node's queue)."""
     started = time.perf_counter()
     try:
-        _register(model_by_value)
+        _register(model_by_value, fingerprint)
         config = Config(**fields)
         reason = support.why_not(config)
         if reason is not None:
@@ -65,5 +71,4 @@ def measure_on_node(fields: dict, budget, *, env: dict, model_by_value=None, fin
         row["node_seconds"] = time.perf_counter() - started
         return row
     except Exception as exc:  # noqa: BLE001 — any failure becomes the row's error, as locally
-        return {"error": runner.one_line(exc),
-                "error_detail": "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]}
+        return paths.error_columns(exc)

@@ -73,11 +73,6 @@ class LoaderBench(RowPath):
         row["seconds"] = self.clock() - started
         return self._commit(row, env)
 
-    def row(self, config: LoaderConfig, force: bool = False) -> dict:
-        """The newest stored row that may answer ``config``, else a new measurement."""
-        found = [] if force else self.stored(config)
-        return found[-1] if found else self.measure(config)
-
     def rows(self, configs: LoaderConfig | Iterable[LoaderConfig], repeats: int = 1, on_row=None, progress=None,
              *, force: bool = False) -> list[dict]:
         """``repeats`` rows per config: stored ones that serve, then measurements of the rest, round

@@ -1,7 +1,6 @@
 """Measuring a study into the store (resuming), and reading its results back (see lab.study)."""
 from __future__ import annotations
 
-import datetime
 import json
 import os
 from pathlib import Path
@@ -9,16 +8,12 @@ from typing import Callable
 
 from lab import hardware, sensitivity
 from lab.bench import DEFAULT_STORE, Bench
-from lab.store import Store
+from lab.store import Store, utc_now
 from lab.version import MEASUREMENT_VERSION, __version__
 from lab.study.spec import Study, load
 
 MANIFEST = "manifest.json"
 ROWS = "rows.jsonl"
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -82,7 +77,7 @@ def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
         "study": study.name, "description": study.description, "study_file": str(study.path),
         "study_sha256": study.sha256, "resolved": study.resolved(), "configs": [], "row_ids": [],
         "environment": environments[study.devices[0]], "environments": environments,
-        "started_at": _now(), "finished_at": None, "complete": False, "lab_version": __version__,
+        "started_at": utc_now(), "finished_at": None, "complete": False, "lab_version": __version__,
         "measurement_version": MEASUREMENT_VERSION, "git_sha": hardware.git_sha(), "store": str(bench.store.path),
         "sensitivity_files": {},
     }
@@ -113,7 +108,7 @@ def run(study: Study | str | os.PathLike, *, bench: Bench | None = None,
     manifest["sensitivity_files"] = _sensitivity(study, out, force, previous)
     # Finished is not complete: a configuration whose every repeat failed has no numbers, and
     # figures and tables built from this study must not claim it.
-    manifest["finished_at"], manifest["sweep_finished"] = _now(), True
+    manifest["finished_at"], manifest["sweep_finished"] = utc_now(), True
     manifest["failed_configs"] = [e["config_id"] for e in manifest["configs"] if e["row_ids"]
                                   and all(rows[i].get("error") for i in e["row_ids"] if i in rows)]
     manifest["complete"] = not manifest["failed_configs"]

@@ -83,11 +83,6 @@ class TrainBench(RowPath):
         row["wall_s"] = self.clock() - started
         return self._commit(row, env, store=row.get("error") != CANCELLED)
 
-    def row(self, config: TrainConfig, force: bool = False, on_epoch=None, should_stop=None) -> dict:
-        """The newest stored row that may answer ``config``, else a new measurement."""
-        found = [] if force else self.stored(config)
-        return found[-1] if found else self.measure(config, on_epoch=on_epoch, should_stop=should_stop)
-
     def rows(self, configs: TrainConfig | Iterable[TrainConfig], repeats: int = 1, *, force: bool = False,
              on_row: Callable[[dict], None] | None = None, progress: Callable[[int, int], None] | None = None,
              on_epoch: Callable[[TrainConfig, dict], None] | None = None,
