@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -76,10 +75,6 @@ def print_spread(rows, target):
     print(f"{'noise':>5} {'kept':>5} {'reached':>7}  {'tta_s':<24} {'eta_j':<24} {'eta/clean':>9} "
           f"{'epochs':>6} {'best_acc':>8} {'contended':>9}")
     for line in lines:
-        members = [r for r in rows if r["label_noise"] == line["label_noise"] and r["data_kept"] == line["data_kept"]
-                   and r.get("reached") and not r.get("error")]
-        epochs = statistics.median(r["epochs_to_target"] for r in members) if members else math.nan
-
         def cell(stat):
             if math.isnan(line[f"{stat}_median"]):
                 return "n/a"
@@ -88,7 +83,8 @@ def print_spread(rows, target):
 
         ratio = line["eta_j_median"] / clean["eta_j_median"] if clean and clean["eta_j_median"] > 0 else math.nan
         print(f"{line['label_noise']:>5g} {line['data_kept']:>5g} {line['reached']:>7}  {cell('tta_s'):<24} "
-              f"{cell('eta_j'):<24} {_fmt(ratio):>9} {_fmt(epochs):>6} {_fmt(line['best_accuracy_median']):>8} "
+              f"{cell('eta_j'):<24} {_fmt(ratio):>9} {_fmt(line['epochs_to_target_median']):>6} "
+              f"{_fmt(line['best_accuracy_median']):>8} "
               f"{line['contended']:>6}/{line['runs']}")
 
 

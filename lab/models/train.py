@@ -62,18 +62,24 @@ def _recipe_record(recipe: dict) -> dict:
 
 
 @contextlib.contextmanager
-def _reproducible():
-    """One thread, deterministic algorithms, gradients on (even inside the runner's inference
-    mode), and the global RNG restored afterwards; every setting put back on exit."""
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+def training_mode(threads: int = 1, *, deterministic: bool = False, seed: int | None = None):
+    """Train inside: ``threads`` torch threads, deterministic algorithms when ``deterministic``, gradients
+    on (even inside the runner's inference mode), the global RNG forked (seeded with ``seed`` inside when
+    given) and restored afterwards; every setting put back on exit. The shipped recipes use
+    ``training_mode(1, deterministic=True)``; lab.train.loop its config's threads and seed."""
+    threads_before, deterministic_before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
     try:
         with torch.random.fork_rng(devices=[]), torch.inference_mode(False), torch.enable_grad():
+            if seed is not None:
+                torch.manual_seed(seed)
             yield
     finally:
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
+        if deterministic:  # only what was changed: resetting it would also drop a caller's warn_only
+            torch.use_deterministic_algorithms(deterministic_before)
+        torch.set_num_threads(threads_before)
 
 
 def _schedule(recipe: dict, steps_per_epoch: int) -> Callable[[int], float] | None:
@@ -129,8 +135,7 @@ def fit(name: str, width: float = 1.0, epochs: int | None = None,
     spec = _spec(name)
     label = name if width == 1.0 else f"{name} width {width:g}"
     start = time.perf_counter()
-    with _reproducible():
-        torch.manual_seed(recipe["seed"])
+    with training_mode(1, deterministic=True, seed=recipe["seed"]):
         # Cloned: data cached under the runner's inference mode cannot be saved for backward.
         x_train, y_train = (t.clone() for t in spec.train_data())
         model = recipe["model"](width=width)

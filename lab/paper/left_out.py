@@ -71,9 +71,11 @@ def _identity(df: pd.DataFrame) -> pd.Series:
     return df[knobs].astype(str).agg("|".join, axis=1)
 
 
-def failed(df: pd.DataFrame | None) -> list[dict]:
-    """One entry per configuration with a failed row, in display order: {"config" (words),
-    "config_id", "error" (first line), "repeats_failed", "repeats_measured", "row_ids"}."""
+def failed(df: pd.DataFrame | None, describe=describe, order_by=DESCRIBE) -> list[dict]:
+    """One entry per configuration with a failed row, in display order of the ``order_by`` knobs:
+    {"config" (``describe(first failed row)``: words), "config_id", "error" (first line),
+    "repeats_failed", "repeats_measured", "row_ids"}. lab.paper.training passes its own ``describe``
+    and ``order_by`` for training rows, whose knobs are not an inference configuration's."""
     if df is None or len(df) == 0 or "error" not in df:
         return []
     bad = df["error"].notna() & (df["error"].astype(str) != "")
@@ -83,7 +85,7 @@ def failed(df: pd.DataFrame | None) -> list[dict]:
 
     frame = df.assign(_who=config_key(df))
     entries = []
-    for key in list(dict.fromkeys(order.sort_rows(frame[bad], DESCRIBE, tiebreak="_who")["_who"])):
+    for key in list(dict.fromkeys(order.sort_rows(frame[bad], order_by, tiebreak="_who")["_who"])):
         group = frame[frame["_who"] == key]
         errors = group.loc[bad[group.index], "error"].astype(str)
         first = group.loc[bad[group.index]].iloc[0]

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 
 from lab.columns import TRAINING_LABELS
 from lab.pareto import pareto_front
-from lab.paper import checks, layout, provenance as prov
+from lab.paper import checks, layout, left_out, provenance as prov
 from lab.paper.style import grid_figsize, palette, paper_style, save_kwargs
 from lab.train.summary import GROUP_KNOBS, spread, varying
 
@@ -81,7 +81,7 @@ def eta_tta(df: pd.DataFrame, ax) -> tuple[pd.DataFrame, list[dict]]:
     rows, lines = _groups(df)
     drawn, left_out, handles = [], [], []
     for line in lines:
-        members = [r for r in rows if all(r.get(k) == line[k] for k in GROUP_KNOBS)]
+        members = line["rows"]
         if math.isnan(line["tta_s_median"]):
             left_out.append({"config": line["label"], "reason": f"no run reached the target ({line['reached']})"})
             continue
@@ -115,7 +115,7 @@ def accuracy_energy(df: pd.DataFrame, ax) -> tuple[pd.DataFrame, list[dict]]:
     rows, lines = _groups(df)
     drawn, left_out, handles = [], [], []
     for line in lines:
-        members = [r for r in rows if all(r.get(k) == line[k] for k in GROUP_KNOBS)]
+        members = line["rows"]
         with_curve = [r for r in members if isinstance(r.get("curve"), list) and r["curve"]]
         for r in members:
             if r not in with_curve:
@@ -142,12 +142,23 @@ COLUMNS = {"eta-tta": ["tta_s", "eta_j", "energy_source", *GROUP_KNOBS, "seed"],
            "accuracy-energy-curves": ["curve", "energy_source", *GROUP_KNOBS, "seed"]}
 
 
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def failed_rows(df: pd.DataFrame) -> list[dict]:
+    """lab.paper.left_out.failed's entries for training rows: one per configuration (its config_id: every
+    knob and the seed) with a failed row, described by its model, the knobs that vary among ``df``'s rows
+    and its seed (e.g. 'digits-cnn · label_noise=0.3 · seed 0'), with its failed and measured repeats."""
     if "error" not in df:
         return []
-    bad = df[df["error"].notna()]
-    return [{"config": str(r.get("config_id")), "error": str(r["error"]), "repeats_failed": 1, "repeats_measured": 0}
-            for r in bad.to_dict("records")]
+    keys = [k for k in varying(df.to_dict("records")) if k != "model"]
+
+    def words(row) -> str:
+        knobs = [f"{k}={_text(row.get(k))}" for k in keys]
+        return " · ".join([_text(row.get("model")), *knobs, f"seed {_text(row.get('seed'))}"])
+
+    return left_out.failed(df, describe=words, order_by=("model", *keys, "seed"))
 
 
 def write_figures(df: pd.DataFrame, out_dir, *, provenance: dict, sizes=("single", "double"),

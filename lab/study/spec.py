@@ -85,26 +85,28 @@ class Study:
         $LAB_CLUSTER), joined here; ``join=False`` checks the rest without joining (as "cpu").
         FieldError, one line naming the file and the study's field (``grid.model``, ``seeds``, ...),
         when one is not allowed, e.g. a model not registered in this process."""
-        if self.kind == training.KIND:
-            return training.configs(self)
+        if self.kind == training.KIND:  # no cluster: the devices as written
+            make, knobs, devices = training.MAKE, training.FIELD_KNOBS, list(self.devices)
+        else:
+            make, knobs, devices = grid, _GRID_KNOBS, self._devices(join)
+        try:
+            return make(**self.grid, device=list(dict.fromkeys(devices)), seed=list(self.seeds))
+        except FieldError as exc:
+            hint = ""
+            if exc.field == "model" and self.setup is None and self.kind != training.KIND:
+                hint = ' (your own model: register it with setup = "module:function" in the study file)'
+            raise _study_field(exc, knobs, self.path, hint) from None
+
+    def _devices(self, join: bool) -> list[str]:
+        """The study's devices, 'all' and '<node>/<device>' joined to the cluster (``join``) or read as "cpu"."""
         devices = list(self.devices)
         if join and any(d == device_names.ALL or device_names.is_node_device(d) for d in devices):
             from lab.cluster import session
 
             if session.joined() is None:  # --cluster, when given, was joined first and wins
                 session.connect(self.cluster)
-            devices = session.parse_devices(devices)
-        else:
-            devices = [d if d != device_names.ALL else "cpu" for d in devices]
-        try:
-            return grid(**self.grid, device=list(dict.fromkeys(devices)), seed=list(self.seeds))
-        except FieldError as exc:
-            name = {"seed": "seeds", "device": "device"}.get(exc.field, f"grid.{exc.field}" if exc.field in _GRID_KNOBS
-                                                              else exc.field)
-            allowed = exc.allowed
-            if exc.field == "model" and self.setup is None:
-                allowed += ' (your own model: register it with setup = "module:function" in the study file)'
-            raise FieldError(name, exc.value, allowed, where=str(self.path)) from None
+            return session.parse_devices(devices)
+        return [d if d != device_names.ALL else "cpu" for d in devices]
 
     def check(self) -> None:
         """Everything that needs the registry (configurations, the quality baseline, the sensitivity
@@ -131,6 +133,14 @@ class Study:
                 "quality": dataclasses.asdict(self.quality) if self.quality else None,
                 "sensitivity": {"models": list(self.sensitivity.models), "method": self.sensitivity.method,
                                 "sparsities": list(self.sensitivity.sparsities)} if self.sensitivity else None}
+
+
+def _study_field(exc: FieldError, knobs, path, hint: str = "") -> FieldError:
+    """``exc`` (a config's knob) as the study file's field: seed -> seeds, a knob of ``knobs`` -> grid.<knob>;
+    the file named and ``hint`` added to what is allowed."""
+    name = {"seed": "seeds", "device": "device"}.get(exc.field, f"grid.{exc.field}" if exc.field in knobs
+                                                      else exc.field)
+    return FieldError(name, exc.value, exc.allowed + hint, where=str(path))
 
 
 class _Checker:
@@ -253,7 +263,7 @@ def _training_study(check, doc, path, data, name, description, devices, repeats,
         if section in doc:
             check.fail(section, doc[section], 'not part of a training study (kind = "training"): remove it')
     study = Study(name=name, path=path, sha256=hashlib.sha256(data).hexdigest(),
-                  grid=training.grid_table(check, doc.get("grid")), description=description,
+                  grid=_grid(check, doc.get("grid"), **training.GRID), description=description,
                   devices=tuple(dict.fromkeys(devices)), repeats=repeats, seeds=tuple(seeds), budget=budget,
                   results_dir=Path(results_dir) if results_dir is not None else path.parent / path.stem,
                   setup=setup, kind=training.KIND)
@@ -291,20 +301,22 @@ def _check_values(check: _Checker, knobs: dict) -> None:
                 raise exc.within(str(check.path), prefix="grid.") from None
 
 
-def _grid(check: _Checker, table) -> dict:
+def _grid(check: _Checker, table, knobs=_GRID_KNOBS, example='model = ["digits-mlp"]', noun="knob") -> dict:
+    """The [grid] table, each knob a list of values: a knob of ``knobs`` (a training study passes lab.train's,
+    lab.study.training.GRID), ``example`` and ``noun`` in the messages; ValueError naming grid.<knob> otherwise."""
     if table is None or table == {}:
-        check.fail("grid", table, 'a [grid] table with at least one knob (required), e.g. model = ["digits-mlp"]')
+        check.fail("grid", table, f"a [grid] table with at least one {noun} (required), e.g. {example}")
     if not isinstance(table, dict):
-        check.fail("grid", table, 'a [grid] table of knob = [values], e.g. model = ["digits-mlp"]')
+        check.fail("grid", table, f"a [grid] table of {noun} = [values], e.g. {example}")
     for knob, value in table.items():
         if knob in ("device", "seed"):
             check.fail(f"grid.{knob}", value, f"set it at the top level: {knob}{'s' if knob == 'seed' else ''} = ...")
-        if knob not in _GRID_KNOBS:
-            check.fail(f"grid.{knob}", value, "a knob: one of " + ", ".join(_GRID_KNOBS))
+        if knob not in knobs:
+            check.fail(f"grid.{knob}", value, f"a {noun}: one of " + ", ".join(knobs))
         if isinstance(value, dict):
             check.fail(f"grid.{knob}", value, "a value or a list of values")
     if "model" not in table:
-        check.fail("grid.model", None, 'a list of model names (required), e.g. model = ["digits-mlp"]')
+        check.fail("grid.model", None, f"a list of model names (required), e.g. {example}")
     return {knob: check.values(f"grid.{knob}", value, "a list of values") for knob, value in table.items()}
 
 

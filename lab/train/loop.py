@@ -33,7 +33,6 @@ Each epoch is one contention window (lab.measure.contention): any contended epoc
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import Callable
@@ -45,7 +44,7 @@ from lab.measure.contention import CpuContention
 from lab.measure.energy import choose_source, describe
 from lab.measure.energy_source import EnergySource
 from lab.models import registry
-from lab.models.train import RECIPES, one_epoch
+from lab.models.train import RECIPES, one_epoch, training_mode
 from lab.train import data
 from lab.train.config import TrainConfig
 
@@ -62,20 +61,6 @@ def time_to_accuracy(curve: list[dict], target: float) -> dict:
             return {"reached": True, "tta_s": point["seconds"], "eta_j": point["energy_j"],
                     "epochs_to_target": point["epoch"]}
     return {"reached": False, "tta_s": math.nan, "eta_j": math.nan, "epochs_to_target": None}
-
-
-@contextlib.contextmanager
-def _training_mode(threads: int, seed: int):
-    """``threads`` torch threads, gradients on (even under a caller's inference mode), the global RNG
-    seeded inside and restored afterwards; every setting put back on exit."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.random.fork_rng(devices=[]), torch.inference_mode(False), torch.enable_grad():
-            torch.manual_seed(seed)
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _autocast(precision: str):
@@ -118,7 +103,7 @@ def train(config: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None
     meter = contention or CpuContention()
     stop = should_stop or (lambda: False)
     try:
-        with _training_mode(config.threads, config.seed):
+        with training_mode(config.threads, seed=config.seed):
             # Cloned: data cached under the runner's inference mode cannot be saved for backward.
             x, y_clean = (t.clone() for t in spec.train_data())
             num_classes = int(y_clean.max()) + 1

@@ -2,11 +2,13 @@
 
 A training result without its spread is not worth a figure: the same knobs with another seed reach the
 target in another number of epochs. ``spread(rows)`` groups rows by every knob except ``seed`` and
-gives, for time- and energy-to-accuracy, the median, min, max and the interquartile range (numpy's
-percentiles, linear interpolation) over the runs that reached the target, and ``reached`` as "k/n":
+gives, for time- and energy-to-accuracy and epochs to the target, the median, min, max and the
+interquartile range (numpy's percentiles, linear interpolation) over the runs that reached the target,
+and ``reached`` as "k/n":
 a run that never reached it has no TTA, so it is counted, not averaged in. Best accuracy is summarised
 over every run. Failed rows (``error``) are left out and counted in ``failed``; contended ones in
-``contended`` (their numbers are kept: flagged, never passed off as clean).
+``contended`` (their numbers are kept: flagged, never passed off as clean). Each line keeps its group's
+rows under ``rows``, so a caller that draws or lists the runs of a line need not group them again.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 from lab.train.config import KNOBS
 
 GROUP_KNOBS = tuple(k for k in KNOBS if k not in ("seed",))
-STATS = ("tta_s", "eta_j", "best_accuracy")
+STATS = ("tta_s", "eta_j", "epochs_to_target", "best_accuracy")
 
 
 def _stats(values: list[float]) -> dict:
@@ -30,8 +32,9 @@ def _stats(values: list[float]) -> dict:
 
 def spread(rows: list[dict], by: tuple[str, ...] = GROUP_KNOBS) -> list[dict]:
     """One dict per group of ``rows`` with equal ``by`` knobs, in first-seen order: the knobs, ``runs``,
-    ``reached`` ('k/n'), ``seeds``, ``failed``, ``contended``, and STAT_median / _min / _max / _q1 / _q3
-    for each of tta_s, eta_j (reached runs only) and best_accuracy (every run)."""
+    ``reached`` ('k/n'), ``seeds``, ``failed``, ``contended``, ``rows`` (the group's rows, failed ones
+    included, in input order), and STAT_median / _min / _max / _q1 / _q3 for each of tta_s (s), eta_j (J),
+    epochs_to_target (epochs; reached runs only) and best_accuracy (0-1; every run)."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row.get(k) for k in by), []).append(row)
@@ -42,7 +45,8 @@ def spread(rows: list[dict], by: tuple[str, ...] = GROUP_KNOBS) -> list[dict]:
         line = dict(zip(by, key))
         line.update(runs=len(ok), reached=f"{len(reached)}/{len(ok)}",
                     seeds=",".join(str(s) for s in sorted({r.get("seed") for r in ok})),
-                    failed=len(members) - len(ok), contended=sum(bool(r.get("contended")) for r in ok))
+                    failed=len(members) - len(ok), contended=sum(bool(r.get("contended")) for r in ok),
+                    rows=members)
         for stat in STATS:
             source = ok if stat == "best_accuracy" else reached
             values = [float(r[stat]) for r in source if r.get(stat) is not None and not math.isnan(r[stat])]

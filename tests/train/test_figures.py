@@ -107,3 +107,23 @@ def test_a_training_study_sweeps_through_train_bench_and_draws(tmp_path, monkeyp
     code, printed, err = run_main(["figures", path, "--out", tmp_path / "figs", "--format", "png", "--size", "single"])
     assert code == 0, err
     assert "eta-tta-single.png" in printed, printed
+
+
+def test_failed_training_runs_are_one_entry_per_configuration_in_words_with_both_counts():
+    import pandas as pd
+
+    from lab.paper.training import failed_rows
+
+    def row(i, noise, seed, error=None):
+        return {"id": i, "kind": "training", "model": "digits-cnn", "label_noise": noise, "seed": seed,
+                "config_id": f"c-{noise}-{seed}", "error": error}
+
+    # Three repeats of one configuration, one failed; one other configuration whose only repeat failed.
+    df = pd.DataFrame([row(1, 0.0, 0), row(2, 0.0, 0, "RuntimeError: out of memory\ntraceback"), row(3, 0.0, 0),
+                       row(4, 0.3, 1, "RuntimeError: boom")])
+    assert failed_rows(df) == [
+        {"config": "digits-cnn · label_noise=0 · seed 0", "config_id": "c-0.0-0", "error": "RuntimeError: out of memory",
+         "repeats_failed": 1, "repeats_measured": 2, "row_ids": [2]},
+        {"config": "digits-cnn · label_noise=0.3 · seed 1", "config_id": "c-0.3-1", "error": "RuntimeError: boom",
+         "repeats_failed": 1, "repeats_measured": 0, "row_ids": [4]}]
+    assert failed_rows(df.drop(columns=["error"])) == []

@@ -43,3 +43,14 @@ def test_an_unknown_kind_is_one_line(tmp_path):
 def test_an_inference_study_is_unchanged(tmp_path):
     study = studies.load(write(tmp_path, 'name = "i"\n[grid]\nmodel = ["digits-mlp"]\nbatch_size = [1, 8]\n'))
     assert study.kind == "inference" and len(study.configs()) == 2 and "kind" not in study.resolved()
+
+
+@pytest.mark.parametrize("grid, allowed", [
+    ('[grid]\nbits = [8]\n', "grid.bits=[8] is not allowed: a training knob: one of model, "),
+    ('[grid]\nlabel_noise = [0.2]\n', 'a list of model names (required), e.g. model = ["digits-cnn"]'),
+    ("", 'grid=None is not allowed: a [grid] table with at least one training knob (required), e.g. model = '),
+])
+def test_a_training_grid_is_checked_as_an_inference_one_with_training_knobs(tmp_path, grid, allowed):
+    with pytest.raises(ValueError) as caught:
+        studies.load(write(tmp_path, 'name = "t"\nkind = "training"\n' + grid))
+    assert allowed in str(caught.value)
