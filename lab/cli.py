@@ -21,7 +21,7 @@ import warnings
 
 from lab import hardware, notebook_runner
 from lab.cli_args import STORE_HELP, add_knob_flag, add_store_flags, chosen_store
-from lab.cli_output import TablePrinter, row_printer
+from lab.cli_output import TablePrinter, print_device, row_printer
 from lab.cluster import cli as cluster_cli
 from lab.config import KNOBS
 from lab.data import cli as data_cli
@@ -250,7 +250,9 @@ def cmd_env(args, out, err) -> int:
     cluster = cluster_cli.join(args)
     if cluster is not None:  # every node of the cluster, as below for this machine
         return cluster_cli.cmd_env(cluster, args, out)
-    info = hardware.describe_with_energy()
+    from lab.measure import energy  # here, only by env: a command that measures chooses its own source
+
+    info = energy.describe_with_energy()
     for dev in info["devices"]:
         if args.ceilings:
             dev["ceilings"] = _ceilings(dev, args.store, args.remeasure)
@@ -263,23 +265,6 @@ def cmd_env(args, out, err) -> int:
     for dev in info["devices"]:
         print_device(dev, out)
     return 0
-
-
-def print_device(dev: dict, out, label: str | None = None, indent: str = "") -> None:
-    """One device of ``env`` (a hardware.describe_with_energy() entry): a blank line, ``label`` (default:
-    its device string) and name, then its facts, energy source and any ceilings, ``indent`` before each
-    line. lab.cluster.cli prints each node's devices with it too."""
-    print(f"\n{indent}{label or dev['device']}: {dev['name']}", file=out)
-    for key in ("memory_gib", "cores", "default_threads", "capability", "power_limit_w", "sm_clock_mhz",
-                "max_sm_clock_mhz", "memory_clock_mhz"):
-        if key in dev:
-            print(f"{indent}  {key:<16} {dev[key]}", file=out)
-    print(f"{indent}  {'energy':<16} {dev['energy_why']}", file=out)
-    if "ceilings" in dev:
-        ceilings = dev["ceilings"]
-        peaks = ", ".join(f"{p} {g:.0f}" for p, g in ceilings.get("peak_gflops", {}).items())
-        print(f"{indent}  {'ceilings':<16} GFLOP/s: {peaks}; copy {ceilings.get('bandwidth_gbs', 0):.1f} GB/s "
-              f"({ceilings.get('threads', '?')} threads, measured {ceilings.get('measured_at', '?')})", file=out)
 
 
 def _ceilings(dev: dict, store_path, remeasure: bool = False) -> dict:

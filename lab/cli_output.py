@@ -103,3 +103,20 @@ def row_printer(format: str, out, configs=()):
                    if (KNOBS[c].kind in (int, float) if c in KNOBS else c not in _TEXT_COLUMNS)]
         return TablePrinter(columns.TABLE_COLUMNS, out, [c.to_dict() for c in configs], numeric=numeric)
     return {"csv": csv_printer, "json": json_printer}[format](out)
+
+
+def print_device(dev: dict, out, label: str | None = None, indent: str = "") -> None:
+    """One device of ``env`` (a lab.measure.energy.describe_with_energy() entry): a blank line, ``label`` (default:
+    its device string) and name, then its facts, energy source and any ceilings, ``indent`` before each
+    line. lab.cluster.cli prints each node's devices with it too."""
+    print(f"\n{indent}{label or dev['device']}: {dev['name']}", file=out)
+    for key in ("memory_gib", "cores", "default_threads", "capability", "power_limit_w", "sm_clock_mhz",
+                "max_sm_clock_mhz", "memory_clock_mhz"):
+        if key in dev:
+            print(f"{indent}  {key:<16} {dev[key]}", file=out)
+    print(f"{indent}  {'energy':<16} {dev['energy_why']}", file=out)
+    if "ceilings" in dev:
+        ceilings = dev["ceilings"]
+        peaks = ", ".join(f"{p} {g:.0f}" for p, g in ceilings.get("peak_gflops", {}).items())
+        print(f"{indent}  {'ceilings':<16} GFLOP/s: {peaks}; copy {ceilings.get('bandwidth_gbs', 0):.1f} GB/s "
+              f"({ceilings.get('threads', '?')} threads, measured {ceilings.get('measured_at', '?')})", file=out)

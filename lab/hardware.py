@@ -165,23 +165,6 @@ def describe() -> dict:
             "cpu_model": cpu_model(), "torch_threads": torch.get_num_threads(), "devices": devices}
 
 
-def describe_with_energy() -> dict:
-    """describe(), each device also with where its energy would come from: ``energy_source`` (the
-    source's name), ``energy_note``, ``energy_assumption`` and ``energy_why`` (lab.measure.energy.describe,
-    one line). What ``python -m lab env`` shows, for this machine and on every cluster node."""
-    from lab.measure import energy  # imported here, only by env: fingerprinting a row needs no energy source
-
-    info = describe()
-    for dev in info["devices"]:
-        source = energy.choose_source(dev["device"])
-        try:
-            dev["energy_source"], dev["energy_note"] = source.name, source.note
-            dev["energy_assumption"], dev["energy_why"] = source.assumption, energy.describe(source)
-        finally:
-            source.close()
-    return info
-
-
 def environment(device: str = "cpu") -> dict:
     """The environment fingerprint stored beside every row measured on ``device``."""
     env = {

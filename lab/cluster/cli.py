@@ -54,7 +54,7 @@ def cmd_env(cluster, args, out) -> int:
     """Every node: its devices (name, memory, cores), CPU model, energy source, as ``env`` shows this
     machine. ``--ceilings`` is refused (FieldError): they are measured and stored on this machine, for
     its own devices; nothing measures or stores them on a node yet."""
-    from lab.cli import print_device  # lab.cli imports this module
+    from lab.cli_output import print_device
 
     if getattr(args, "ceilings", False):
         raise FieldError("--ceilings", True, "with --cluster: ceilings are measured on this machine only "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from lab import hardware, paths, prepare, runner, support
+from lab.measure import energy
 from lab.config import Config
 from lab.models import registry
 
@@ -19,9 +20,9 @@ _PREPARED = prepare.PreparedCache()
 
 
 def describe_node() -> dict:
-    """The node's lab.hardware.describe_with_energy() (as ``python -m lab env`` shows this machine),
+    """The node's lab.measure.energy.describe_with_energy() (as ``python -m lab env`` shows this machine),
     each device also with its environment fingerprint."""
-    info = hardware.describe_with_energy()
+    info = energy.describe_with_energy()
     for dev in info["devices"]:
         dev["environment"] = hardware.environment(dev["device"])
     return info

@@ -254,3 +254,20 @@ def _nvml_index(torch_index: int) -> tuple[int, str]:
     if all(e.isdigit() for e in entries) and torch_index < len(entries):
         return int(entries[torch_index]), ""
     return torch_index, f"CUDA_VISIBLE_DEVICES={visible!r} not mapped; assumed NVML index {torch_index}"
+
+
+def describe_with_energy() -> dict:
+    """lab.hardware.describe(), each device also with where its energy would come from: ``energy_source`` (the
+    source's name), ``energy_note``, ``energy_assumption`` and ``energy_why`` (``describe``,
+    one line). What ``python -m lab env`` shows, for this machine and on every cluster node."""
+    from lab import hardware
+
+    info = hardware.describe()
+    for dev in info["devices"]:
+        source = choose_source(dev["device"])
+        try:
+            dev["energy_source"], dev["energy_note"] = source.name, source.note
+            dev["energy_assumption"], dev["energy_why"] = source.assumption, describe(source)
+        finally:
+            source.close()
+    return info

@@ -7,6 +7,7 @@ import lab
 from lab import hardware, prepare
 from lab.budget import Budget
 from lab.cluster import shipping, tasks
+from lab.measure import energy
 from lab.models import registry
 
 NAME = "user-shipped"
@@ -70,7 +71,7 @@ class _FakeCluster:
     address = "fake:6379"
 
     def describe_all(self):
-        info = hardware.describe_with_energy()
+        info = energy.describe_with_energy()
         return [{**info, "node": "box", "node_address": "10.0.0.2"}]
 
 
