@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from lab.budget import at_least_as_strict
+from lab.data import generate
 from lab.data.config import LoaderConfig, as_configs
 from lab.data.measure import LOADER_MEASUREMENT_VERSION, LoaderBudget, measure_loader
 from lab.paths import DEFAULT_STORE, RowPath
@@ -61,8 +62,13 @@ class LoaderBench(RowPath):
         return at_least_as_strict(row.get("budget", "default"), self.budget.name)
 
     def stored(self, config: LoaderConfig) -> list[dict]:
-        """The stored rows that may answer ``config`` (oldest first), each with ``from_store`` True."""
-        return self._stored(config, self.serves)
+        """The stored rows that may answer ``config`` (oldest first), each with ``from_store`` True.
+        A set on disk written with ``--samples N`` is not the whole split: its rows answer only while
+        the set on disk has that size (``dataset_samples``), and the whole split's only while it has."""
+        on_disk = None if config.storage == "memory" else generate.samples_on_disk(
+            config.dataset, self.data_dir or generate.GENERATED_DIR)
+        return self._stored(config, lambda row: self.serves(row) and (
+            on_disk is None or row.get("dataset_samples") in (None, on_disk)))
 
     def measure(self, config: LoaderConfig) -> dict:
         """Measure ``config`` now and commit the row before returning it; a failure is the row's ``error``."""

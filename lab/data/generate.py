@@ -70,6 +70,15 @@ def generate(dataset: str, samples: int | None = None, root: Path = GENERATED_DI
     return folder
 
 
+def samples_on_disk(dataset: str, root: Path = GENERATED_DIR) -> int | None:
+    """How many samples ROOT/DATASET/ holds (its meta.json), or None where nothing valid is written yet."""
+    try:
+        meta = json.loads((Path(root) / dataset / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta.get("samples") if meta.get("version") == META_VERSION else None
+
+
 def ensure(dataset: str, root: Path = GENERATED_DIR) -> Path:
     """ROOT/DATASET/, generated now (the whole split) if it is missing."""
     return generate(dataset, None, root)

@@ -132,3 +132,26 @@ def test_cli_failed_rows_exit_1(fake_loader_measure):
 def test_cli_bad_input_is_one_line(fake_loader_measure, argv, words):
     assert_one_error_line(*run_main(["data", "--no-store", *argv]), *words)
     assert fake_loader_measure.calls == []
+
+
+def test_a_row_answers_only_while_the_set_on_disk_has_its_size(tmp_path):
+    """python -m lab.data.generate --samples N resizes the on-disk set: a row measured on another size
+    is another measurement (epoch length, restarts, stall), not served for this one."""
+    class Sized(FakeLoaderMeasure):
+        def __call__(self, config, budget, *, data_dir=None):
+            return {**super().__call__(config, budget, data_dir=data_dir), "dataset_samples": size["now"]}
+
+    def write_set(samples):
+        (tmp_path / "mnist1d").mkdir(exist_ok=True)
+        (tmp_path / "mnist1d" / "meta.json").write_text(json.dumps({"version": 1, "samples": samples}))
+        size["now"] = samples
+
+    size, fake = {}, Sized()
+    b = bench(Store(tmp_path / "s.sqlite"), fake, data_dir=tmp_path)
+    files = LoaderConfig(dataset="mnist1d", storage="files")
+    write_set(2000)
+    assert b.row(files)["from_store"] is False and b.row(files)["from_store"] is True and len(fake.calls) == 1
+    write_set(500)                                   # a smaller set written since: measured again
+    assert b.row(files)["from_store"] is False and len(fake.calls) == 2
+    write_set(2000)                                  # back to the first size: its row answers again
+    assert b.row(files)["from_store"] is True and len(fake.calls) == 2
