@@ -7,12 +7,21 @@ in-process), ``assert_one_error_line(code, out, err, *words, any_of=())``, ``lin
 """
 from __future__ import annotations
 
-import pytest
-import torch
+import os
+import sys
 
-from helpers import FakeMeasure
-from lab import bench as bench_module, hardware
-from lab.models import registry
+# matplotlib keeps one font cache per user (~/.cache/matplotlib) naming font files by path. Two
+# checkouts' venvs share it, and once the one that wrote it is deleted, fonts resolve elsewhere and
+# glyph ids change: the reference SVGs no longer redraw byte for byte (seen when a clean clone was
+# removed mid-run). Each venv keeps its own cache instead; set before anything imports matplotlib.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "matplotlib-cache"))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from helpers import FakeMeasure  # noqa: E402
+from lab import bench as bench_module, hardware  # noqa: E402
+from lab.models import registry  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
